@@ -1,0 +1,183 @@
+"""The embedder: an ONNX model that maps a fluke photo to an L2-normalised vector.
+
+Runs on ONNX Runtime's CUDA provider when it really works on this machine, otherwise on the CPU, and says
+which. The model's card (``MODEL.json`` beside ``MODEL.onnx``) says how to feed it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+import warnings
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from whalegui.core.errors import ModelError
+from whalegui.core.images import to_model_input
+from whalegui.core.model_card import ModelCard, card_path_for, file_sha256
+
+log = logging.getLogger(__name__)
+
+CUDA = "CUDAExecutionProvider"
+CPU = "CPUExecutionProvider"
+DEVICES = ("auto", "cpu", "cuda")
+
+
+class Embedder:
+    """An ONNX embedding model with its card, ready to embed batches of photos.
+
+    ``device``: ``"auto"`` (CUDA if it works, else CPU), ``"cpu"``, or ``"cuda"`` (falls back to the CPU
+    with a warning in the log when CUDA cannot run here; :attr:`device` tells what really runs).
+    """
+
+    def __init__(self, model_path: str | Path, card: ModelCard | None = None, *, device: str = "auto",
+                 threads: int | None = None) -> None:
+        if device not in DEVICES:
+            raise ValueError(f"device must be one of {DEVICES}, not {device!r}")
+        self.path = Path(model_path)
+        if not self.path.is_file():
+            raise ModelError(self.path, "model file not found")
+        self.card = card if card is not None else ModelCard.load(card_path_for(self.path))
+        digest = file_sha256(self.path)
+        if digest != self.card.sha256:
+            raise ModelError(self.path, f"the card does not match this model file (card sha256 "
+                                        f"{self.card.sha256[:12]}, file {digest[:12]}); re-export the model")
+        self._session = _make_session(self.path, device, threads)
+        self.provider: str = self._session.get_providers()[0]
+        self._check_signature()
+
+    @property
+    def fingerprint(self) -> str:
+        return self.card.fingerprint
+
+    @property
+    def dim(self) -> int:
+        return self.card.embedding_dim
+
+    @property
+    def device(self) -> str:
+        """What runs the model, in words for the status bar: ``"CUDA GPU"`` or ``"CPU"``."""
+        return "CUDA GPU" if self.provider == CUDA else "CPU"
+
+    def embed(self, batch: np.ndarray) -> np.ndarray:
+        """Embed a preprocessed NHWC float32 batch: float32 (n, dim), each row of unit length."""
+        batch = np.asarray(batch, dtype=np.float32)
+        if batch.ndim == 3:
+            batch = batch[None]
+        p = self.card.preprocessing
+        if batch.ndim != 4 or batch.shape[1:] != (p.height, p.width, 3):
+            raise ValueError(f"expected a batch of shape (n, {p.height}, {p.width}, 3), got {batch.shape}")
+        if len(batch) == 0:
+            return np.zeros((0, self.dim), np.float32)
+        out = self._session.run([self.card.output_name], {self.card.input_name: batch})[0]
+        out = np.asarray(out, dtype=np.float32).reshape(len(batch), -1)
+        return l2_normalise(out)
+
+    def embed_images(self, images: Sequence[Image.Image], batch_size: int = 16) -> np.ndarray:
+        """Embed RGB images (any size): they are resized and normalised as the card says."""
+        prep = self.card.preprocessing
+        parts = [self.embed(np.stack([to_model_input(im, prep) for im in chunk]))
+                 for chunk in _chunks(images, batch_size)]
+        return np.concatenate(parts) if parts else np.zeros((0, self.dim), np.float32)
+
+    def describe(self) -> str:
+        """One line for logs and the CLI: which model runs on which device."""
+        return f"model {self.card.name} ({self.fingerprint[:12]}) on {self.device}"
+
+    def _check_signature(self) -> None:
+        inputs = {i.name: i for i in self._session.get_inputs()}
+        outputs = {o.name: o for o in self._session.get_outputs()}
+        card, p = self.card, self.card.preprocessing
+        if card.input_name not in inputs:
+            raise ModelError(self.path, f"the card names input {card.input_name!r}, the model has "
+                                        f"{sorted(inputs)}")
+        if card.output_name not in outputs:
+            raise ModelError(self.path, f"the card names output {card.output_name!r}, the model has "
+                                        f"{sorted(outputs)}")
+        shape = list(inputs[card.input_name].shape)
+        if len(shape) != 4 or not _dims_match(shape[1:], [p.height, p.width, 3]):
+            raise ModelError(self.path, f"the model's input shape {shape} does not match the card's "
+                                        f"(batch, {p.height}, {p.width}, 3)")
+        out_shape = list(outputs[card.output_name].shape)
+        if not out_shape or not _dims_match(out_shape[-1:], [card.embedding_dim]):
+            raise ModelError(self.path, f"the model's output shape {out_shape} does not match the card's "
+                                        f"embedding size {card.embedding_dim}")
+
+
+def l2_normalise(x: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return (x / np.maximum(norms, 1e-12)).astype(np.float32)
+
+
+def _dims_match(actual: list[Any], expected: list[int]) -> bool:
+    return all(not isinstance(a, int) or a == e for a, e in zip(actual, expected, strict=True))
+
+
+def _chunks(items: Sequence[Image.Image], size: int) -> Iterator[Sequence[Image.Image]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _make_session(path: Path, device: str, threads: int | None) -> Any:
+    import onnxruntime as ort  # imported here: a heavy import the GUI does off the main thread
+
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    if threads:
+        options.intra_op_num_threads = threads
+    want_cuda = device != "cpu" and CUDA in ort.get_available_providers()
+    if want_cuda:
+        try:
+            with _quiet_native_stderr(), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                session = ort.InferenceSession(str(path), options, providers=[CUDA, CPU])
+            if session.get_providers()[0] == CUDA:
+                log.info("running %s on the CUDA GPU", path.name)
+                return session
+            log.info("CUDA is installed but cannot run here (no GPU or CUDA libraries); using the CPU")
+        except Exception as exc:
+            if _is_model_error(exc):
+                raise ModelError(path, f"not a valid ONNX model ({_first_line(exc)})") from exc
+            log.info("CUDA could not start (%s); using the CPU", _first_line(exc))
+    elif device == "cuda":
+        log.warning("CUDA was asked for but this ONNX Runtime has no CUDA provider; using the CPU")
+    try:
+        session = ort.InferenceSession(str(path), options, providers=[CPU])
+    except Exception as exc:
+        raise ModelError(path, f"not a valid ONNX model ({_first_line(exc)})") from exc
+    log.info("running %s on the CPU", path.name)
+    return session
+
+
+def _is_model_error(exc: Exception) -> bool:
+    text = str(exc)
+    return "INVALID_PROTOBUF" in text or "INVALID_GRAPH" in text or "Load model" in text
+
+
+def _first_line(exc: Exception) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+
+
+@contextlib.contextmanager
+def _quiet_native_stderr() -> Iterator[None]:
+    """Silence what ONNX Runtime's C++ side prints to stderr while it probes for CUDA libraries."""
+    try:
+        fd = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(fd)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), fd)
+            yield
+    finally:
+        os.dup2(saved, fd)
+        os.close(saved)

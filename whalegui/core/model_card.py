@@ -1,0 +1,182 @@
+"""The model card: the JSON file beside every ONNX model that says how to feed it and what it gives.
+
+Training's export writes it; the app reads it. Preprocessing is defined here once (``Preprocessing``) and
+applied by :func:`whalegui.core.images.to_model_input`, which training uses too, so a photo becomes the
+same tensor in both.
+
+Schema (version 1), all keys required unless marked optional::
+
+    {
+      "schema_version": 1,
+      "name": "whale-vgg16",
+      "backbone": "vgg16",
+      "input": {"name": "image", "layout": "NHWC", "dtype": "float32", "height": 128, "width": 384},
+      "output": {"name": "embedding"},
+      "preprocessing": {"resize": "squash" | "letterbox" | "crop",
+                        "channel_order": "RGB" | "BGR",
+                        "mean": [r_or_b, g, b_or_r], "std": [..3 floats..]},   # applied to 0..255 values
+      "embedding_dim": 128,
+      "distance": "cosine",
+      "sha256": "<hex digest of the .onnx file>",
+      "new_whale_threshold": 0.45,        # cosine distance above which the best match is "likely new"
+      "training": {...free-form summary: data, epochs, mining, margin...},
+      "metrics": {...optional: MAP@5 and friends on a named test set...},
+      "credits": ["VGG16 ImageNet weights by K. Simonyan and A. Zisserman, CC BY 4.0"],
+      "created": "2026-11-29T12:00:00Z"   # optional
+    }
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from whalegui.core.errors import ModelError
+
+SCHEMA_VERSION = 1
+RESIZE_POLICIES = ("squash", "letterbox", "crop")
+
+#: Keras' "caffe" preprocessing for VGG16: BGR channels with the ImageNet mean subtracted, no scaling.
+VGG16_MEAN_BGR = (103.939, 116.779, 123.68)
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    """How a photo becomes the model's input: ``(pixel[channel_order] - mean) / std`` on 0..255 values."""
+
+    height: int
+    width: int
+    resize: str = "squash"
+    channel_order: str = "RGB"
+    mean: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    std: tuple[float, float, float] = (1.0, 1.0, 1.0)
+
+    def __post_init__(self) -> None:
+        if self.resize not in RESIZE_POLICIES:
+            raise ValueError(f"resize must be one of {RESIZE_POLICIES}, not {self.resize!r}")
+        if self.channel_order not in ("RGB", "BGR"):
+            raise ValueError(f"channel_order must be RGB or BGR, not {self.channel_order!r}")
+        if self.height < 8 or self.width < 8:
+            raise ValueError(f"input size {self.height}x{self.width} is too small")
+        if any(s == 0 for s in self.std):
+            raise ValueError("std must not contain zeros")
+
+    @classmethod
+    def vgg16(cls, height: int, width: int, resize: str = "squash") -> Preprocessing:
+        return cls(height, width, resize, "BGR", VGG16_MEAN_BGR, (1.0, 1.0, 1.0))
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """Everything the app needs to know about an ONNX embedding model."""
+
+    name: str
+    input_name: str
+    output_name: str
+    preprocessing: Preprocessing
+    embedding_dim: int
+    sha256: str
+    new_whale_threshold: float
+    backbone: str = "unknown"
+    distance: str = "cosine"
+    training: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    credits: tuple[str, ...] = ()
+    created: str | None = None
+
+    @property
+    def fingerprint(self) -> str:
+        """The model's identity for galleries: the sha256 of its ONNX file."""
+        return self.sha256
+
+    def to_dict(self) -> dict[str, Any]:
+        p = self.preprocessing
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "name": self.name,
+            "backbone": self.backbone,
+            "input": {"name": self.input_name, "layout": "NHWC", "dtype": "float32",
+                      "height": p.height, "width": p.width},
+            "output": {"name": self.output_name},
+            "preprocessing": {"resize": p.resize, "channel_order": p.channel_order,
+                              "mean": list(p.mean), "std": list(p.std)},
+            "embedding_dim": self.embedding_dim,
+            "distance": self.distance,
+            "sha256": self.sha256,
+            "new_whale_threshold": self.new_whale_threshold,
+            "training": self.training,
+            "metrics": self.metrics,
+            "credits": list(self.credits),
+            "created": self.created,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str | Path = "<card>") -> ModelCard:
+        try:
+            if data.get("schema_version") != SCHEMA_VERSION:
+                raise ModelError(source, f"unsupported card schema_version {data.get('schema_version')!r}")
+            inp, pre = data["input"], data["preprocessing"]
+            if inp.get("layout", "NHWC") != "NHWC":
+                raise ModelError(source, f"input layout {inp['layout']!r} is not supported (NHWC only)")
+            if data.get("distance", "cosine") != "cosine":
+                raise ModelError(source, f"distance {data['distance']!r} is not supported (cosine only)")
+            prep = Preprocessing(
+                height=int(inp["height"]), width=int(inp["width"]), resize=str(pre["resize"]),
+                channel_order=str(pre["channel_order"]),
+                mean=_triple(pre["mean"]), std=_triple(pre["std"]),
+            )
+            return cls(
+                name=str(data["name"]), input_name=str(inp["name"]), output_name=str(data["output"]["name"]),
+                preprocessing=prep, embedding_dim=int(data["embedding_dim"]), sha256=str(data["sha256"]),
+                new_whale_threshold=float(data["new_whale_threshold"]),
+                backbone=str(data.get("backbone", "unknown")), distance=str(data.get("distance", "cosine")),
+                training=dict(data.get("training") or {}), metrics=dict(data.get("metrics") or {}),
+                credits=tuple(data.get("credits") or ()), created=data.get("created"),
+            )
+        except ModelError:
+            raise
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelError(source, f"malformed model card ({type(exc).__name__}: {exc})") from exc
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: str | Path) -> ModelCard:
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise ModelError(path, "model card not found (every .onnx model needs its .json card beside it)") \
+                from exc
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ModelError(path, f"model card is not readable JSON ({exc})") from exc
+        if not isinstance(data, dict):
+            raise ModelError(path, "model card is not a JSON object")
+        return cls.from_dict(data, path)
+
+
+def card_path_for(model_path: str | Path) -> Path:
+    """The card of ``MODEL.onnx`` is ``MODEL.json`` beside it."""
+    return Path(model_path).with_suffix(".json")
+
+
+def file_sha256(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _triple(values: Any) -> tuple[float, float, float]:
+    vals = [float(v) for v in values]
+    if len(vals) != 3:
+        raise ValueError(f"expected 3 values, got {len(vals)}")
+    return (vals[0], vals[1], vals[2])
+
+
+__all__ = ["ModelCard", "Preprocessing", "card_path_for", "file_sha256"]

@@ -1,0 +1,41 @@
+"""Where the files that ship with the app live (``resources/`` in the source tree).
+
+Only this module knows the location. Asking for a resource that does not exist raises, so a typo in an
+icon name fails in the tests, not in a user's hands.
+"""
+
+from __future__ import annotations
+
+from importlib import resources as _importlib_resources
+from pathlib import Path
+
+DEFAULT_MODEL_NAME = "whale-vgg16"
+
+
+def resource_root() -> Path:
+    """The ``resources`` folder: beside the package in a source checkout, packaged data when installed."""
+    source_tree = Path(__file__).resolve().parent.parent / "resources"
+    if source_tree.is_dir():
+        return source_tree
+    return Path(str(_importlib_resources.files("whalegui._resources")))
+
+
+def resource_path(*parts: str) -> Path:
+    path = resource_root().joinpath(*parts)
+    if not path.exists():
+        raise FileNotFoundError(f"resource {'/'.join(parts)} is not in {resource_root()}")
+    return path
+
+
+def default_model_path() -> Path:
+    """The bundled default model (its card is the ``.json`` beside it)."""
+    return resource_path("models", f"{DEFAULT_MODEL_NAME}.onnx")
+
+
+def icon_path(name: str) -> Path:
+    return resource_path("icons", f"{name}.svg")
+
+
+def demo_folder() -> Path:
+    """Synthetic demo whales: ``catalogue.csv`` + ``photos/`` and ``queries/``."""
+    return resource_path("demo")
