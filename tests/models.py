@@ -24,7 +24,7 @@ def make_tiny_model(folder: str | Path, *, name: str = "tiny", height: int = 32,
     folder.mkdir(parents=True, exist_ok=True)
     cells = 3 * (height // 4) * (width // 4)
     rng = np.random.default_rng(seed)
-    weights = rng.standard_normal((cells, dim)).astype(np.float32) / np.sqrt(cells)
+    weights = (rng.standard_normal((cells, dim)) / np.sqrt(cells)).astype(np.float32)
     nodes = [
         helper.make_node("Transpose", ["image"], ["nchw"], perm=[0, 3, 1, 2]),
         helper.make_node("AveragePool", ["nchw"], ["pooled"], kernel_shape=[4, 4], strides=[4, 4]),
