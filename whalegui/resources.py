@@ -6,18 +6,18 @@ icon name fails in the tests, not in a user's hands.
 
 from __future__ import annotations
 
-from importlib import resources as _importlib_resources
 from pathlib import Path
 
 DEFAULT_MODEL_NAME = "whale-vgg16"
 
 
 def resource_root() -> Path:
-    """The ``resources`` folder: beside the package in a source checkout, packaged data when installed."""
-    source_tree = Path(__file__).resolve().parent.parent / "resources"
-    if source_tree.is_dir():
+    """The ``resources`` folder: beside the package in a source checkout, ``whalegui/_resources`` when installed."""
+    package = Path(__file__).resolve().parent
+    source_tree = package.parent / "resources"
+    if source_tree.is_dir() and (package.parent / "pyproject.toml").is_file():
         return source_tree
-    return Path(str(_importlib_resources.files("whalegui._resources")))
+    return package / "_resources"
 
 
 def resource_path(*parts: str) -> Path:
