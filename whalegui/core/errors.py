@@ -59,3 +59,37 @@ class CatalogueError(WhaleguiError):
         self.row = row
         where = f"{self.path}" if row is None else f"{self.path}, row {row}"
         super().__init__(f"{where}: {reason}")
+
+
+class WhaleNotFoundError(GalleryError):
+    """No whale with this id is in the gallery."""
+
+    def __init__(self, whale_id: str) -> None:
+        self.whale_id = whale_id
+        super().__init__(f"no whale {whale_id!r} in the gallery")
+
+
+class WhaleExistsError(GalleryError):
+    """A whale with this id is already in the gallery (ids are unique)."""
+
+    def __init__(self, whale_id: str) -> None:
+        self.whale_id = whale_id
+        super().__init__(f"a whale {whale_id!r} is already in the gallery")
+
+
+class PhotoNotFoundError(GalleryError):
+    """No photo with this id is in the gallery."""
+
+    def __init__(self, photo_id: int) -> None:
+        self.photo_id = photo_id
+        super().__init__(f"no photo {photo_id} in the gallery")
+
+
+class DuplicatePhotoError(GalleryError):
+    """The photo (same sha256) is already catalogued; ``existing`` is its gallery record."""
+
+    def __init__(self, path: str | Path, existing: object) -> None:
+        self.path = Path(path)
+        self.existing = existing
+        whale = getattr(existing, "whale_id", "?")
+        super().__init__(f"{self.path}: already catalogued under whale {whale}")
