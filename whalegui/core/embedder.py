@@ -42,9 +42,12 @@ class Embedder:
             raise ValueError(f"device must be one of {DEVICES}, not {device!r}")
         self.path = Path(model_path)
         if not self.path.is_file():
-            raise ModelError(self.path, "model file not found")
+            raise ModelError(self.path, "model file not found" if not self.path.exists() else "not a file")
         self.card = card if card is not None else ModelCard.load(card_path_for(self.path))
-        digest = file_sha256(self.path)
+        try:
+            digest = file_sha256(self.path)
+        except OSError as exc:
+            raise ModelError(self.path, f"cannot read the model file ({exc.strerror or exc})") from exc
         if digest != self.card.sha256:
             raise ModelError(self.path, f"the card does not match this model file (card sha256 "
                                         f"{self.card.sha256[:12]}, file {digest[:12]}); re-export the model")
@@ -77,6 +80,9 @@ class Embedder:
             return np.zeros((0, self.dim), np.float32)
         out = self._session.run([self.card.output_name], {self.card.input_name: batch})[0]
         out = np.asarray(out, dtype=np.float32).reshape(len(batch), -1)
+        if out.shape[1] != self.dim:  # a model with a symbolic output size is only checked here
+            raise ModelError(self.path, f"the model gives {out.shape[1]}-dimensional embeddings, the card "
+                                        f"says {self.dim}")
         return l2_normalise(out)
 
     def embed_images(self, images: Sequence[Image.Image], batch_size: int = 16) -> np.ndarray:
@@ -132,6 +138,7 @@ def _make_session(path: Path, device: str, threads: int | None) -> Any:
     if threads:
         options.intra_op_num_threads = threads
     want_cuda = device != "cpu" and CUDA in ort.get_available_providers()
+    fallback_level = logging.WARNING if device == "cuda" else logging.INFO
     if want_cuda:
         try:
             with _quiet_native_stderr(), warnings.catch_warnings():
@@ -140,11 +147,12 @@ def _make_session(path: Path, device: str, threads: int | None) -> Any:
             if session.get_providers()[0] == CUDA:
                 log.info("running %s on the CUDA GPU", path.name)
                 return session
-            log.info("CUDA is installed but cannot run here (no GPU or CUDA libraries); using the CPU")
+            log.log(fallback_level, "CUDA is installed but cannot run here (no GPU or CUDA libraries); "
+                                    "using the CPU")
         except Exception as exc:
             if _is_model_error(exc):
                 raise ModelError(path, f"not a valid ONNX model ({_first_line(exc)})") from exc
-            log.info("CUDA could not start (%s); using the CPU", _first_line(exc))
+            log.log(fallback_level, "CUDA could not start (%s); using the CPU", _first_line(exc))
     elif device == "cuda":
         log.warning("CUDA was asked for but this ONNX Runtime has no CUDA provider; using the CPU")
     try:

@@ -115,31 +115,55 @@ class ModelCard:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str | Path = "<card>") -> ModelCard:
+        """Build a card from its JSON object; raises :class:`ModelError` naming what is wrong."""
+        if not isinstance(data, dict):
+            raise ModelError(source, "model card is not a JSON object")
         try:
             if data.get("schema_version") != SCHEMA_VERSION:
-                raise ModelError(source, f"unsupported card schema_version {data.get('schema_version')!r}")
-            inp, pre = data["input"], data["preprocessing"]
+                raise ModelError(source, f"unsupported card schema_version {data.get('schema_version')!r} "
+                                         f"(this app reads version {SCHEMA_VERSION})")
+            inp, out, pre = _obj(data, "input"), _obj(data, "output"), _obj(data, "preprocessing")
             if inp.get("layout", "NHWC") != "NHWC":
                 raise ModelError(source, f"input layout {inp['layout']!r} is not supported (NHWC only)")
+            if inp.get("dtype", "float32") != "float32":
+                raise ModelError(source, f"input dtype {inp['dtype']!r} is not supported (float32 only)")
             if data.get("distance", "cosine") != "cosine":
                 raise ModelError(source, f"distance {data['distance']!r} is not supported (cosine only)")
             prep = Preprocessing(
-                height=int(inp["height"]), width=int(inp["width"]), resize=str(pre["resize"]),
-                channel_order=str(pre["channel_order"]),
+                height=_int(inp["height"], "input height"), width=_int(inp["width"], "input width"),
+                resize=_str(pre["resize"], "resize"),
+                channel_order=_str(pre["channel_order"], "channel_order"),
                 mean=_triple(pre["mean"]), std=_triple(pre["std"]),
             )
+            dim = _int(data["embedding_dim"], "embedding_dim")
+            if dim < 1:
+                raise ValueError(f"embedding_dim must be positive, not {dim}")
+            sha = _str(data["sha256"], "sha256").lower()
+            if len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha):
+                raise ValueError(f"sha256 must be 64 hex digits, not {sha[:80]!r}")
+            threshold = float(data["new_whale_threshold"])
+            if not 0.0 < threshold <= 2.0:  # a cosine distance lies in 0..2
+                raise ValueError(f"new_whale_threshold must be in (0, 2], not {threshold}")
+            credits = data.get("credits") or []
+            if not isinstance(credits, list) or not all(isinstance(c, str) for c in credits):
+                raise ValueError("credits must be a list of strings")
+            created = data.get("created")
+            if created is not None and not isinstance(created, str):
+                raise ValueError("created must be a string or null")
             return cls(
-                name=str(data["name"]), input_name=str(inp["name"]), output_name=str(data["output"]["name"]),
-                preprocessing=prep, embedding_dim=int(data["embedding_dim"]), sha256=str(data["sha256"]),
-                new_whale_threshold=float(data["new_whale_threshold"]),
+                name=_str(data["name"], "name"), input_name=_str(inp["name"], "input name"),
+                output_name=_str(out["name"], "output name"),
+                preprocessing=prep, embedding_dim=dim, sha256=sha, new_whale_threshold=threshold,
                 backbone=str(data.get("backbone", "unknown")), distance=str(data.get("distance", "cosine")),
                 training=dict(data.get("training") or {}), metrics=dict(data.get("metrics") or {}),
-                credits=tuple(data.get("credits") or ()), created=data.get("created"),
+                credits=tuple(credits), created=created,
             )
         except ModelError:
             raise
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ModelError(source, f"malformed model card ({type(exc).__name__}: {exc})") from exc
+        except KeyError as exc:
+            raise ModelError(source, f"malformed model card (missing key {exc})") from exc
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise ModelError(source, f"malformed model card ({exc})") from exc
 
     def save(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
@@ -150,12 +174,10 @@ class ModelCard:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError as exc:
-            raise ModelError(path, "model card not found (every .onnx model needs its .json card beside it)") \
-                from exc
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ModelError(
+                path, "model card not found (every .onnx model needs its .json card beside it)") from exc
+        except (OSError, ValueError, RecursionError) as exc:  # ValueError: bad UTF-8 or bad JSON
             raise ModelError(path, f"model card is not readable JSON ({exc})") from exc
-        if not isinstance(data, dict):
-            raise ModelError(path, "model card is not a JSON object")
         return cls.from_dict(data, path)
 
 
@@ -172,7 +194,28 @@ def file_sha256(path: str | Path) -> str:
     return digest.hexdigest()
 
 
+def _obj(data: dict[str, Any], key: str) -> dict[str, Any]:
+    value = data[key]
+    if not isinstance(value, dict):
+        raise ValueError(f"{key!r} must be a JSON object")
+    return value
+
+
+def _int(value: Any, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or int(value) != value:
+        raise ValueError(f"{what} must be an integer, not {value!r}")
+    return int(value)
+
+
+def _str(value: Any, what: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{what} must be a non-empty string, not {value!r}")
+    return value
+
+
 def _triple(values: Any) -> tuple[float, float, float]:
+    if not isinstance(values, list):
+        raise ValueError(f"expected a list of 3 numbers, got {values!r}")
     vals = [float(v) for v in values]
     if len(vals) != 3:
         raise ValueError(f"expected 3 values, got {len(vals)}")
