@@ -1,0 +1,180 @@
+"""Benchmark 4: gallery search at scale, hnswlib (cosine) vs exact numpy search.
+
+Data: clustered random vectors, not uniform noise: a Gaussian mixture with one centre per ten vectors (an
+"individual" with about ten photos), each vector = its centre + Gaussian noise, L2-normalised, so neighbours
+are close like photos of one whale and the rest is far. Queries are fresh draws from the same mixture (new
+photos of known whales). The index uses the gallery's own settings (``whalegui.core.index``: M,
+ef_construction, ef) and is built with ``num_threads=2``; queries run one at a time on one thread, as
+``Gallery.identify`` does. Exact search: one matrix-vector product over all vectors + argpartition.
+
+Reported per size: build time, index size on disk and RSS growth, recall@10 over all queries (against exact
+top-10), single-query latency of both and their paired ratio; and an ef sweep. Bar (1M): recall@10 >= 0.98
+and HNSW at least 50x faster than exact.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from bench.common import Result, collect, mib, model_dim, rss_bytes, time_once
+
+RECALL_BAR = 0.98
+SPEED_BAR = 50.0
+K = 10
+
+
+def index_settings() -> tuple[int, int, int]:
+    """(M, ef_construction, ef) the gallery uses; the same defaults when its module is not there yet."""
+    try:
+        from whalegui.core import index
+
+        return int(index.M), int(index.EF_CONSTRUCTION), int(index.EF_SEARCH)
+    except (ImportError, AttributeError):
+        return 16, 200, 128
+
+
+def clustered_vectors(n: int, dim: int, seed: int, per_cluster: int = 10, spread: float = 0.6,
+                      centres: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` unit vectors drawn from a Gaussian mixture; returns (vectors, centres)."""
+    rng = np.random.default_rng(seed)
+    if centres is None:
+        centres = rng.standard_normal((max(1, n // per_cluster), dim), dtype=np.float32)
+        centres /= np.linalg.norm(centres, axis=1, keepdims=True)
+    out = np.empty((n, dim), np.float32)
+    step = 100_000
+    for s in range(0, n, step):
+        m = min(step, n - s)
+        which = rng.integers(0, len(centres), m)
+        v = centres[which] + rng.standard_normal((m, dim), dtype=np.float32) * (spread / np.sqrt(dim))
+        out[s:s + m] = v / np.linalg.norm(v, axis=1, keepdims=True)
+    return out, centres
+
+
+def exact_topk(data: np.ndarray, queries: np.ndarray, k: int = K, chunk: int = 256) -> np.ndarray:
+    """Exact top-k by cosine (the vectors are unit length, so by dot product), batched for the truth."""
+    out = np.empty((len(queries), k), np.int64)
+    for s in range(0, len(queries), chunk):
+        sims = queries[s:s + chunk] @ data.T
+        part = np.argpartition(-sims, k, axis=1)[:, :k]
+        order = np.argsort(-np.take_along_axis(sims, part, axis=1), axis=1)
+        out[s:s + chunk] = np.take_along_axis(part, order, axis=1)
+    return out
+
+
+def exact_one(data: np.ndarray, q: np.ndarray, k: int = K) -> np.ndarray:
+    """Exact search for one query, as an app without an index would do it."""
+    sims = data @ q
+    part = np.argpartition(-sims, k)[:k]
+    return part[np.argsort(-sims[part])]
+
+
+def bench_size(n: int, dim: int, n_queries: int, latency_queries: int, sweep: tuple[int, ...],
+               log: list[str]) -> dict[str, object]:
+    import hnswlib
+
+    m, ef_c, ef = index_settings()
+    data, centres = clustered_vectors(n, dim, seed=1)
+    queries, _ = clustered_vectors(n_queries, dim, seed=2, centres=centres)
+    truth = exact_topk(data, queries)
+
+    collect()
+    rss0 = rss_bytes()
+    hnsw = hnswlib.Index(space="cosine", dim=dim)
+    t0 = time.perf_counter()
+    hnsw.init_index(max_elements=n, M=m, ef_construction=ef_c, random_seed=100)
+    hnsw.add_items(data, np.arange(n), num_threads=2)
+    build_s = time.perf_counter() - t0
+    rss_delta = rss_bytes() - rss0
+    with tempfile.TemporaryDirectory(prefix="bench-hnsw-") as tmp:
+        p = Path(tmp) / "index.bin"
+        hnsw.save_index(str(p))
+        index_bytes = p.stat().st_size
+    log.append(f"  {n:,} vectors: build {build_s:.1f} s (M={m}, ef_construction={ef_c}, 2 threads)")
+
+    def recall_at(ef_value: int) -> float:
+        hnsw.set_ef(max(ef_value, K))
+        labels, _ = hnsw.knn_query(queries, k=K, num_threads=2)
+        hits = sum(len(set(a) & set(b)) for a, b in zip(labels.tolist(), truth.tolist(), strict=True))
+        return hits / (len(queries) * K)
+
+    sweep_rows = []
+    for e in sorted(set(sweep) | {ef}):
+        hnsw.set_ef(e)
+        t = time_once(lambda: [hnsw.knn_query(q[None], k=K, num_threads=1)
+                               for q in queries[:latency_queries]])
+        sweep_rows.append({"ef": e, "recall_at_10": round(recall_at(e), 4),
+                           "ms_per_query": round(t / latency_queries * 1e3, 3)})
+    recall = next(r["recall_at_10"] for r in sweep_rows if r["ef"] == ef)
+
+    # Paired latency: blocks of the same queries through exact and HNSW, alternately.
+    hnsw.set_ef(ef)
+    block = 10
+    exact_ms, hnsw_ms, ratios = [], [], []
+    lq = queries[:latency_queries]
+    for i, s in enumerate(range(0, len(lq), block)):
+        qs = lq[s:s + block]
+
+        def run_exact(qs: np.ndarray = qs) -> None:
+            for q in qs:
+                exact_one(data, q)
+
+        def run_hnsw(qs: np.ndarray = qs) -> None:
+            for q in qs:
+                hnsw.knn_query(q[None], k=K, num_threads=1)
+
+        if i % 2 == 0:
+            te, th = time_once(run_exact), time_once(run_hnsw)
+        else:
+            th, te = time_once(run_hnsw), time_once(run_exact)
+        exact_ms.append(te / len(qs) * 1e3)
+        hnsw_ms.append(th / len(qs) * 1e3)
+        ratios.append(te / th)
+    return {
+        "n": n, "dim": dim, "M": m, "ef_construction": ef_c, "ef": ef, "build_s": round(build_s, 1),
+        "build_threads": 2, "index_file_bytes": index_bytes, "rss_delta_bytes": rss_delta,
+        "data_bytes": data.nbytes, "recall_at_10": recall, "queries_recall": n_queries,
+        "queries_latency": latency_queries,
+        "exact_ms_median": float(np.median(exact_ms)), "hnsw_ms_median": float(np.median(hnsw_ms)),
+        "hnsw_ms_p95": float(np.percentile(hnsw_ms, 95)),
+        "ratio_median": float(np.median(ratios)), "ratio_min": float(min(ratios)),
+        "ratio_max": float(max(ratios)), "ef_sweep": sweep_rows,
+    }
+
+
+def run(quick: bool, log: list[str] | None = None) -> list[Result]:
+    log = log if log is not None else []
+    dim = model_dim()
+    sizes = (50_000,) if quick else (100_000, 1_000_000)
+    results: list[Result] = []
+    for n in sizes:
+        d = bench_size(n, dim, n_queries=200 if quick else 1000, latency_queries=100 if quick else 200,
+                       sweep=(32, 64) if quick else (32, 64, 256), log=log)
+        label = f"{n:,}" if n < 1_000_000 else "1M"
+        at_bar = n >= 1_000_000
+        results.append(Result(
+            "4 search", f"{label} x {dim}-d: build (M={d['M']}, efC={d['ef_construction']}, 2 thr)",
+            f"{d['build_s']} s; index {mib(d['index_file_bytes'])}, RSS +{mib(d['rss_delta_bytes'])}",
+            details=d))
+        results.append(Result(
+            "4 search", f"{label}: recall@10 (ef={d['ef']})", f"{d['recall_at_10']:.4f}",
+            f">= {RECALL_BAR}" if at_bar else "", (d["recall_at_10"] >= RECALL_BAR) if at_bar else None))
+        results.append(Result(
+            "4 search", f"{label}: query exact vs HNSW (1 thread)",
+            f"{d['exact_ms_median']:.1f} ms vs {d['hnsw_ms_median']:.3f} ms = "
+            f"{d['ratio_median']:.0f}x ({d['ratio_min']:.0f}..{d['ratio_max']:.0f})",
+            f">= {SPEED_BAR:.0f}x" if at_bar else "", (d["ratio_median"] >= SPEED_BAR) if at_bar else None))
+    if quick:
+        results.append(Result("4 search", "1M vectors", "-", f"recall >= {RECALL_BAR}, >= {SPEED_BAR:.0f}x",
+                              None, "full run only (bench/run.py without --quick)"))
+    return results
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("OMP_NUM_THREADS", "2")
+    for r in run(quick=True):
+        print(r)
