@@ -1,0 +1,73 @@
+"""The app's settings: one typed object saved as an INI file under the platform's config folder."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+import platformdirs
+from PySide6.QtCore import QSettings
+
+log = logging.getLogger(__name__)
+
+APP_NAME = "whalegui"
+
+
+def default_settings_path() -> Path:
+    return Path(platformdirs.user_config_dir(APP_NAME)) / "settings.ini"
+
+
+def default_gallery_dir() -> Path:
+    """The user's gallery, under the platform's data folder (never the current directory)."""
+    return Path(platformdirs.user_data_dir(APP_NAME)) / "gallery"
+
+
+def log_dir() -> Path:
+    return Path(platformdirs.user_log_dir(APP_NAME))
+
+
+@dataclass
+class Settings:
+    """Everything the app remembers between runs."""
+
+    top_k: int = 5  # candidates shown in the strip
+    device: str = "auto"  # auto | cpu | cuda
+    gallery_dir: str = ""  # empty: the platform default
+    model_path: str = ""  # empty: the bundled model
+    last_folder: str = ""  # where the last file dialog was
+    thumbnail_size: int = 96
+
+    @classmethod
+    def load(cls, path: str | Path | None = None) -> Settings:
+        """Read settings; unknown or malformed values fall back to the defaults."""
+        path = Path(path) if path is not None else default_settings_path()
+        store = QSettings(str(path), QSettings.Format.IniFormat)
+        settings = cls()
+        for f in fields(cls):
+            if not store.contains(f.name):
+                continue
+            default = getattr(settings, f.name)
+            raw = store.value(f.name)
+            try:
+                value = type(default)(raw)
+            except (TypeError, ValueError):
+                log.warning("settings %s: ignoring malformed %s=%r", path, f.name, raw)
+                continue
+            setattr(settings, f.name, value)
+        settings.top_k = min(max(settings.top_k, 1), 20)
+        if settings.device not in ("auto", "cpu", "cuda"):
+            settings.device = "auto"
+        settings._path = path
+        return settings
+
+    def save(self, path: str | Path | None = None) -> None:
+        path = Path(path) if path is not None else getattr(self, "_path", default_settings_path())
+        path.parent.mkdir(parents=True, exist_ok=True)
+        store = QSettings(str(path), QSettings.Format.IniFormat)
+        for f in fields(self):
+            store.setValue(f.name, getattr(self, f.name))
+        store.sync()
+
+    def gallery_path(self) -> Path:
+        return Path(self.gallery_dir) if self.gallery_dir else default_gallery_dir()
