@@ -842,8 +842,10 @@ class Gallery:
     # ------------------------------------------------------------------ internals: storing photos
 
     def _model_size(self) -> tuple[int, int]:
-        embedder = self._require_embedder()
-        p = embedder.card.preprocessing
+        """Decode photos at least this big: the model's input, and the thumbnails."""
+        if self.embedder is None:
+            return (THUMB_SIZE, THUMB_SIZE)
+        p = self.embedder.card.preprocessing
         return (max(p.width, THUMB_SIZE), max(p.height, THUMB_SIZE))
 
     def _prepare(self, paths: list[str | Path]) -> list[_Prepared]:
