@@ -244,7 +244,8 @@ def _edges(w: WhaleIdentity, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _smoothstep(v: np.ndarray) -> np.ndarray:
     v = np.clip(v, 0.0, 1.0)
-    return v * v * (3 - 2 * v)
+    out: np.ndarray = v * v * (3 - 2 * v)
+    return out
 
 
 def _noise(rng: np.random.Generator, shape: tuple[int, int], size: tuple[int, int]) -> np.ndarray:
