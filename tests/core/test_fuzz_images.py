@@ -1,56 +1,23 @@
 """Fuzz the photo loader: mutated photos and random bytes load as RGB or raise PhotoError, nothing else.
 
-Bounded to a few seconds here; ``bench/fuzz_loader.py`` runs the same for as long as asked.
+Bounded to a few seconds here; ``bench/fuzz_loader.py`` (whose seed photos these are) runs the same for
+as long as asked.
 """
 
 from __future__ import annotations
 
-import io
 import itertools
 from pathlib import Path
 
-import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from PIL import ExifTags, Image
 
+from bench.fuzz_loader import seed_photos
 from whalegui.core.errors import PhotoError
 from whalegui.core.images import load_photo, read_metadata
 
-
-def _seed_photos() -> dict[str, bytes]:
-    """Small valid photos in every format the loader reads, with EXIF where the format carries it."""
-    rng = np.random.default_rng(0)
-    arr = rng.integers(0, 256, (24, 40, 3), dtype=np.uint8)
-    im = Image.fromarray(arr)
-    exif = Image.Exif()
-    exif[ExifTags.Base.Orientation] = 6
-    exif.get_ifd(ExifTags.IFD.Exif)[ExifTags.Base.DateTimeOriginal] = "2024:07:15 09:30:12"
-    seeds: dict[str, bytes] = {}
-
-    def save(name: str, image: Image.Image, **options: object) -> None:
-        buf = io.BytesIO()
-        image.save(buf, **options)
-        seeds[name] = buf.getvalue()
-
-    save("baseline.jpg", im, format="JPEG", quality=80, exif=exif)
-    save("progressive.jpg", im, format="JPEG", progressive=True)
-    save("cmyk.jpg", im.convert("CMYK"), format="JPEG")
-    save("rgb.png", im, format="PNG", exif=exif)
-    save("rgba.png", im.convert("RGBA"), format="PNG")
-    save("palette.png", im.convert("P"), format="PNG", transparency=0)
-    save("gray16.png", Image.fromarray(arr[..., 0].astype(np.uint16) * 257), format="PNG")
-    frames = [im.convert("P"), Image.fromarray(arr[::-1]).convert("P")]
-    save("anim.gif", frames[0], format="GIF", save_all=True, append_images=frames[1:], duration=50)
-    save("lossy.webp", im, format="WEBP", quality=70)
-    save("lossless.webp", im, format="WEBP", lossless=True)
-    save("photo.tif", im, format="TIFF", compression="tiff_lzw")
-    save("photo.bmp", im, format="BMP")
-    return seeds
-
-
-SEEDS = _seed_photos()
+SEEDS = seed_photos()
 _counter = itertools.count()
 
 mutation = st.one_of(
