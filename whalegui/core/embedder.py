@@ -174,14 +174,19 @@ def _first_line(exc: Exception) -> str:
 
 @contextlib.contextmanager
 def _quiet_native_stderr() -> Iterator[None]:
-    """Silence what ONNX Runtime's C++ side prints to stderr while it probes for CUDA libraries."""
+    """Silence what ONNX Runtime's C++ side prints to stderr while it probes for CUDA libraries.
+
+    The C++ side writes to file descriptor 2 whatever ``sys.stderr`` is (pytest's capture, a GUI without a
+    console), so that descriptor is redirected, not ``sys.stderr``.
+    """
+    fd = 2
+    with contextlib.suppress(Exception):
+        sys.stderr.flush()
     try:
-        fd = sys.stderr.fileno()
-    except (AttributeError, OSError, ValueError):
+        saved = os.dup(fd)
+    except OSError:  # no stderr at all (pythonw on Windows): nothing to silence
         yield
         return
-    sys.stderr.flush()
-    saved = os.dup(fd)
     try:
         with open(os.devnull, "w") as devnull:
             os.dup2(devnull.fileno(), fd)

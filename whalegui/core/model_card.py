@@ -147,6 +147,9 @@ class ModelCard:
             credits = data.get("credits") or []
             if not isinstance(credits, list) or not all(isinstance(c, str) for c in credits):
                 raise ValueError("credits must be a list of strings")
+            for key in ("training", "metrics"):
+                if not isinstance(data.get(key) or {}, dict):
+                    raise ValueError(f"{key} must be a JSON object")
             created = data.get("created")
             if created is not None and not isinstance(created, str):
                 raise ValueError("created must be a string or null")
