@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -41,13 +42,19 @@ def synthetic_kaggle_set(out: str | Path, *, whales: int = 10, train_per_whale: 
     train_rows: list[tuple[str, str]] = []
     truth: dict[str, str] = {}
 
+    identities: dict[int, Any] = {}
+
+    def identity(index: int) -> Any:
+        if index not in identities:
+            identities[index] = make_whale(index)
+        return identities[index]
+
     def shot(index: int, j: int) -> Image.Image:
-        whale = make_whale(index)
-        return render_photo(whale, np.random.default_rng([index, j]), width=width, aspect=3.0,
+        return render_photo(identity(index), np.random.default_rng([index, j]), width=width, aspect=3.0,
                             grayscale=False, caption=False, nuisance=nuisance)
 
     for i in range(whales):
-        whale_id = make_whale(i).whale_id
+        whale_id = identity(i).whale_id
         for j in range(train_per_whale):
             name = f"t{i:03d}_{j}.jpg"
             shot(i, j).save(out / "train" / name, quality=90)
