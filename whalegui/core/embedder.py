@@ -117,8 +117,11 @@ class Embedder:
 
 
 def l2_normalise(x: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length (all-zero rows stay zero), as float32."""
+    x = np.asarray(x, dtype=np.float32)
     norms = np.linalg.norm(x, axis=1, keepdims=True)
-    return (x / np.maximum(norms, 1e-12)).astype(np.float32)
+    out: np.ndarray = (x / np.maximum(norms, np.float32(1e-12))).astype(np.float32)
+    return out
 
 
 def _dims_match(actual: list[Any], expected: list[int]) -> bool:
