@@ -3,8 +3,9 @@
 The catalogue: a Kaggle ``Image,Id`` CSV and a folder of 4000x3000 JPEGs (12 MP, quality 90, a few MB each,
 like a camera's): a synthetic fluke (training's generator) scaled up to fill the frame, with sensor-like
 noise so the files compress like photos; three photos per whale (one render each, varied by noise and
-exposure). Imported into a new gallery with the model on the CPU; the whole call is timed (hashing, decoding at reduced scale, embedding in batches of
-``whalegui.core.gallery.IMPORT_BATCH``, copying the files, thumbnails, SQLite, index).
+exposure). Imported into a new gallery with the model on the CPU; the whole call is timed (hashing,
+decoding at reduced scale, embedding in batches of ``whalegui.core.gallery.IMPORT_BATCH``, copying the
+files, thumbnails, SQLite, index).
 """
 
 from __future__ import annotations

@@ -91,8 +91,9 @@ def build_gallery(folder: Path, model_path: Path, n_photos: int, photos_per_whal
     with conn:
         file_rel, thumb_rel = conn.execute(
             "SELECT file, thumb FROM photos WHERE whale_id = 'w_seed'").fetchone()
+        whales = int(owner.max(initial=-1)) + 1
         conn.executemany("INSERT INTO whales (id, name, notes, created) VALUES (?, ?, '', ?)",
-                         [(f"w_{i:07x}", f"Synthetic {i}", now) for i in range(int(owner.max()) + 1)])
+                         [(f"w_{i:07x}", f"Synthetic {i}", now) for i in range(whales)])
         conn.executemany(
             "INSERT INTO photos (sha256, whale_id, file, thumb, original_name, taken_at, lat, lon, width, "
             "height, added_at, embedding) VALUES (?, ?, ?, ?, ?, NULL, NULL, NULL, 900, 300, ?, ?)",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import logging
 import logging.handlers
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -95,6 +96,8 @@ def main(argv: list[str] | None = None) -> int:
         settings.top_k = max(1, min(args.top, 20))
     controller = Controller(settings)
     window = MainWindow(controller)
+    if os.environ.get("WHALEGUI_PRINT_READY"):
+        print_when_ready(controller)
     window.show()
     app.aboutToQuit.connect(controller.shutdown)
 
@@ -112,6 +115,21 @@ def main(argv: list[str] | None = None) -> int:
     if args.screenshot_state:
         ScreenshotDriver(window, controller, args.screenshot_state)
     return int(app.exec())
+
+
+def print_when_ready(controller: Controller) -> None:
+    """For benchmarks and scripts (``WHALEGUI_PRINT_READY=1``): print ``whalegui: ready (N photos)`` to
+    stdout once the model and the gallery are loaded and the window has shown them, or
+    ``whalegui: failed`` when loading fails."""
+
+    def on_changed() -> None:
+        controller.gallery_changed.disconnect(on_changed)
+        count = controller.info.photo_count if controller.info is not None else 0
+        # After the window's own slots ran and the event loop painted: the window is interactive.
+        QTimer.singleShot(0, lambda: print(f"whalegui: ready ({count} photos)", flush=True))
+
+    controller.gallery_changed.connect(on_changed)
+    controller.loading_failed.connect(lambda title, text: print(f"whalegui: failed: {title}", flush=True))
 
 
 class ScreenshotDriver:
