@@ -174,13 +174,8 @@ def read_folder_catalogue(images_dir: str | Path) -> Catalogue:
         if whale_id != item.name:
             catalogue.whale_names[whale_id] = item.name
         for photo in sorted(p for p in item.rglob("*") if p.is_file() and is_photo_file(p)):
-            rel = photo.relative_to(root).as_posix()
-            try:
-                safe_join(root, rel)
-            except ValueError as exc:
-                catalogue.errors.append((rel, str(exc)))
-                continue
-            catalogue.entries.append(CatalogueEntry(0, rel, photo, whale_id))
+            # Found by walking the folder, so inside it; a linked file is the user's own choice.
+            catalogue.entries.append(CatalogueEntry(0, photo.relative_to(root).as_posix(), photo, whale_id))
     return catalogue
 
 

@@ -369,10 +369,10 @@ class Gallery:
         return int(self._meta("generation") or 0)
 
     def whale_count(self) -> int:
-        return int(self._query_one("SELECT COUNT(*) FROM whales")[0])
+        return int(self._query("SELECT COUNT(*) FROM whales")[0][0])
 
     def photo_count(self) -> int:
-        return int(self._query_one("SELECT COUNT(*) FROM photos")[0])
+        return int(self._query("SELECT COUNT(*) FROM photos")[0][0])
 
     def whales(self, search: str = "") -> list[WhaleSummary]:
         """Every whale (matching ``search`` in id, name or notes, case-insensitive), sorted by id."""
@@ -870,9 +870,9 @@ class Gallery:
                 continue  # the same photo twice in one call: once is enough
             seen.add(sha)
             prepared.append(self._prepare_one(p, data, sha))
-        vectors = embedder.embed_images([p.image for p in prepared])
-        for p, v in zip(prepared, vectors, strict=True):
-            p.embedding = v
+        vectors = embedder.embed_images([item.image for item in prepared])
+        for item, v in zip(prepared, vectors, strict=True):
+            item.embedding = v
         return prepared
 
     def _prepare_one(self, path: Path, data: bytes, sha: str) -> _Prepared:
@@ -920,7 +920,8 @@ class Gallery:
                 for whale_id, photos in by_whale.items():
                     self._audit(c, action, whale_id, {"created": whale_id in create, "photos": photos})
                 gen = self._bump_index_generation(c)
-            vectors = np.stack([p.embedding for p, _ in items]) if items else np.zeros((0, 1), np.float32)
+            vectors = np.stack([np.asarray(p.embedding) for p, _ in items]) if items \
+                else np.zeros((0, 1), np.float32)
             self._index_changed(gen, add=(ids, vectors))
             return ids
 
