@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import secrets
 import shutil
+import sys
 import tempfile
 import threading
 from dataclasses import dataclass, field
@@ -149,6 +150,9 @@ class Controller(QObject):
         self._import_cancel: threading.Event | None = None
         self._temp_dirs: list[Path] = []
         self._shut_down = False
+        # Workers run Python too (ranking, SQLite rows); with the default 5 ms GIL switch interval the GUI
+        # thread, which crosses into C++ and back hundreds of times per repaint, waits behind them.
+        sys.setswitchinterval(min(sys.getswitchinterval(), 0.001))
 
     # ------------------------------------------------------------------ loading
 

@@ -11,6 +11,7 @@ from PySide6.QtCore import (
     QPersistentModelIndex,
     QSize,
     Qt,
+    QTimer,
 )
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
@@ -145,6 +146,11 @@ class QueueView(QWidget):
         layout.addWidget(self.list, 1)
         layout.addWidget(self.hint)
         self._set_batch_visible(False)
+        self._progress_value = (0, 0)
+        self._progress_timer = QTimer(self)
+        self._progress_timer.setSingleShot(True)
+        self._progress_timer.setInterval(100)
+        self._progress_timer.timeout.connect(self._apply_progress)
 
         self.list.selectionModel().currentChanged.connect(self._on_list_current_changed)
         controller.current_entry_changed.connect(self._on_current_entry_changed)
@@ -165,10 +171,19 @@ class QueueView(QWidget):
         self._set_batch_visible(True)
 
     def _on_batch_progressed(self, done: int, total: int) -> None:
+        # QProgressBar.setValue repaints at once; a fast batch reports hundreds of steps a second, so the
+        # bar is updated at most every 100 ms.
+        self._progress_value = (done, total)
+        if not self._progress_timer.isActive():
+            self._progress_timer.start()
+
+    def _apply_progress(self) -> None:
+        done, total = self._progress_value
         self.progress.setRange(0, max(total, 1))
         self.progress.setValue(done)
 
     def _on_batch_finished(self, cancelled: bool) -> None:
+        self._progress_timer.stop()
         self._set_batch_visible(False)
 
     def _update_counts(self, *_: object) -> None:

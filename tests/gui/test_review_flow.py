@@ -1,0 +1,223 @@
+"""The app end to end on a real gallery: drop -> identify -> review -> confirm / new whale / undo."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QTimer, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import QApplication, QDialogButtonBox
+
+from tests.gui.conftest import wait_status, whale_photo
+from whalegui.gui.controller import Status
+
+
+def drop(window, paths: list[Path]) -> None:
+    """Drop files on the window the way a file manager does."""
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    centre = QPoint(window.width() // 2, window.height() // 2)
+    enter = QDragEnterEvent(centre, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                            Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(window, enter)
+    assert enter.isAccepted()
+    QApplication.sendEvent(window, QDropEvent(QPointF(centre), Qt.DropAction.CopyAction, mime,
+                                              Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier))
+
+
+def key(qtbot, window, k: Qt.Key, modifier: Qt.KeyboardModifier = Qt.KeyboardModifier.NoModifier) -> None:
+    window.activateWindow()
+    qtbot.keyClick(window, k, modifier)
+
+
+def test_drop_identify_confirm_adds_photo_to_whale(qtbot, app_window, queries) -> None:
+    window, controller = app_window
+    drop(window, [queries["alpha"]])
+    wait_status(qtbot, controller, 0, Status.REVIEW)
+    entry = controller.entries[0]
+    assert entry.taken_at is not None and entry.taken_at.year == 2024  # the EXIF date, shown in the queue
+    assert controller.current_row == 0
+    assert controller.candidate_index == 0  # the top candidate is preselected
+    assert controller.current_candidate().whale_id == "w_alpha"
+    assert not entry.likely_new
+    assert window.compare_view.verdict.text().startswith("Best match w_alpha")
+    qtbot.waitUntil(lambda: window.compare_view.query_pane.has_image()
+                    and window.compare_view.candidate_pane.has_image(), timeout=5000)
+    assert window.compare_view.query_pane.image_size() == (128, 64)  # full resolution
+
+    key(qtbot, window, Qt.Key.Key_Return)
+    wait_status(qtbot, controller, 0, Status.MATCHED)
+    assert entry.whale_id == "w_alpha"
+    names = [p.original_name for p in controller.gallery.photos("w_alpha")]
+    assert "alpha_new.jpg" in names and len(names) == 4
+    assert controller.info.photo_count == 7
+    # searchable at once: the same photo is now found as a gallery photo of w_alpha
+    again = controller.gallery.identify(queries["alpha"])
+    assert again.duplicate_of is not None and again.duplicate_of.whale_id == "w_alpha"
+    assert again.candidates[0].distance < 1e-4
+
+
+def test_new_whale_through_the_dialog(qtbot, app_window, queries) -> None:
+    window, controller = app_window
+    drop(window, [queries["unknown"]])
+    wait_status(qtbot, controller, 0, Status.REVIEW)
+    assert controller.entries[0].likely_new
+    assert "NEW whale" in window.compare_view.verdict.text()
+
+    key(qtbot, window, Qt.Key.Key_N)
+    qtbot.waitUntil(lambda: window.enroll_dialog is not None and window.enroll_dialog.isVisible(), timeout=3000)
+    dialog = window.enroll_dialog
+    suggested = dialog.id_edit.text()
+    assert suggested.startswith("w_") and not controller.whale_id_taken(suggested)
+    assert dialog.date_known.isChecked()
+    assert dialog.date_edit.dateTime().toString("yyyy-MM-dd HH:mm") == "2024-08-03 10:00"  # from EXIF
+    dialog.id_edit.setText("w_alpha")  # taken: OK is refused
+    assert not dialog.buttons.button(QDialogButtonBox.StandardButton.Ok).isEnabled()
+    dialog.id_edit.setText("w_stranger")
+    dialog.name_edit.setText("Stranger")
+    dialog.notes_edit.setPlainText("notched left tip")
+    qtbot.mouseClick(dialog.buttons.button(QDialogButtonBox.StandardButton.Ok), Qt.MouseButton.LeftButton)
+
+    wait_status(qtbot, controller, 0, Status.NEW)
+    whale = controller.gallery.whale("w_stranger")
+    assert whale.name == "Stranger" and whale.photo_count == 1
+    assert "notched left tip" in whale.notes and "2024-08-03 10:00" in whale.notes
+    assert controller.gallery.identify(queries["unknown"]).candidates[0].whale_id == "w_stranger"
+
+
+def test_keyboard_shortcuts(qtbot, app_window, queries) -> None:
+    window, controller = app_window
+    drop(window, [queries["alpha"], queries["beta"]])
+    wait_status(qtbot, controller, 1, Status.REVIEW)
+    wait_status(qtbot, controller, 0, Status.REVIEW)
+    assert controller.current_row == 0
+    assert [c.whale_id for c in controller.candidates()][0] == "w_alpha"
+    assert len(controller.candidates()) == 3  # every whale of the gallery (top 5 > 3)
+
+    qtbot.waitUntil(lambda: len(controller.candidate_photos) == 3, timeout=5000)  # alpha's 3 photos
+    key(qtbot, window, Qt.Key.Key_Down)
+    assert controller.candidate_photo_index == 1
+    key(qtbot, window, Qt.Key.Key_Up)
+    key(qtbot, window, Qt.Key.Key_Up)
+    assert controller.candidate_photo_index == 2  # wraps around
+    key(qtbot, window, Qt.Key.Key_Right)
+    assert controller.candidate_index == 1
+    assert window.compare_view.strip.currentIndex().row() == 1
+    key(qtbot, window, Qt.Key.Key_Left)
+    key(qtbot, window, Qt.Key.Key_Left)
+    assert controller.candidate_index == 0  # stops at the first
+
+    zoom = window.compare_view.zoom
+    key(qtbot, window, Qt.Key.Key_Plus)
+    assert window.compare_view.zoom > zoom
+    key(qtbot, window, Qt.Key.Key_0)
+    assert window.compare_view.zoom == 1.0
+
+    key(qtbot, window, Qt.Key.Key_S)  # skip: to the next photo needing review
+    assert controller.current_row == 1
+    assert controller.entries[0].status is Status.REVIEW
+
+    window.tabs.setCurrentIndex(1)  # in the gallery browser the review keys are off (typing is safe)
+    key(qtbot, window, Qt.Key.Key_S)
+    assert controller.current_row == 1
+    window.tabs.setCurrentIndex(0)
+
+
+def test_undo_confirm_and_enroll(qtbot, app_window, queries) -> None:
+    window, controller = app_window
+    drop(window, [queries["alpha"], queries["unknown"]])
+    wait_status(qtbot, controller, 1, Status.REVIEW)
+    wait_status(qtbot, controller, 0, Status.REVIEW)
+    assert not window.undo_action.isEnabled()
+
+    controller.set_current_row(0)
+    key(qtbot, window, Qt.Key.Key_Return)
+    wait_status(qtbot, controller, 0, Status.MATCHED)
+    assert controller.info.photo_count == 7
+    assert controller.current_row == 1  # moved on to the next photo to review
+
+    controller.enroll_current("w_new", "New")
+    wait_status(qtbot, controller, 1, Status.NEW)
+    assert controller.info.whale_count == 4
+    assert window.undo_action.isEnabled()
+
+    key(qtbot, window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # undo the enroll
+    wait_status(qtbot, controller, 1, Status.REVIEW)
+    qtbot.waitUntil(lambda: controller.info.whale_count == 3, timeout=5000)
+    assert not controller.gallery.has_whale("w_new")
+
+    key(qtbot, window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # undo the confirm
+    wait_status(qtbot, controller, 0, Status.REVIEW)
+    qtbot.waitUntil(lambda: controller.info.photo_count == 6, timeout=5000)
+    assert "alpha_new.jpg" not in [p.original_name for p in controller.gallery.photos("w_alpha")]
+    assert controller.current_row == 0
+    assert not window.undo_action.isEnabled()
+
+    key(qtbot, window, Qt.Key.Key_Return)  # and it can be confirmed again
+    wait_status(qtbot, controller, 0, Status.MATCHED)
+    assert controller.info.photo_count == 7
+
+
+def test_bad_file_in_a_dropped_folder_is_marked(qtbot, app_window, tmp_path) -> None:
+    window, controller = app_window
+    folder = tmp_path / "card"
+    whale_photo(folder / "a.jpg", 11, 1)
+    whale_photo(folder / "sub" / "b.jpg", 12, 2)
+    (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 this is not really a JPEG")
+    (folder / "empty.png").write_bytes(b"")
+    (folder / "notes.txt").write_text("not a photo")
+    drop(window, [folder])
+    names = [e.name for e in controller.entries]
+    assert sorted(names) == ["a.jpg", "b.jpg", "broken.jpg", "empty.png"]  # the .txt is not queued
+    qtbot.waitUntil(lambda: not controller.batch_running, timeout=15000)
+    by_name = {e.name: e for e in controller.entries}
+    assert by_name["broken.jpg"].status is Status.ERROR and by_name["broken.jpg"].reason
+    assert by_name["empty.png"].status is Status.ERROR and "empty" in by_name["empty.png"].reason
+    assert by_name["a.jpg"].status is Status.REVIEW and by_name["b.jpg"].status is Status.REVIEW
+    row = names.index("broken.jpg")
+    text = window.queue_view.model.data(window.queue_view.model.index(row), Qt.ItemDataRole.ToolTipRole)
+    assert "error" in text and by_name["broken.jpg"].reason in text
+    assert window.last_message_box is None  # a bad photo is marked in the queue, not a dialog
+
+
+def test_window_stays_responsive_during_a_batch(qtbot, app_window, tmp_path) -> None:
+    window, controller = app_window
+    photos = [whale_photo(tmp_path / "batch" / f"p{i:02}.jpg", 100 + i, i) for i in range(40)]
+    ticks: list[float] = []
+    timer = QTimer()
+    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    progress: list[tuple[int, int]] = []
+    controller.batch_progressed.connect(lambda d, t: progress.append((d, t)))
+    with qtbot.waitSignal(controller.batch_finished, timeout=30000) as finished:
+        started = time.perf_counter()
+        controller.add_paths(photos)
+        queued = time.perf_counter()
+        timer.start(5)
+        assert queued - started < 0.5  # queuing returns at once; the work is in workers
+        assert window.queue_view.progress.isVisible()
+    ended = time.perf_counter()
+    timer.stop()
+    assert finished.args == [False]
+    assert all(e.status is Status.REVIEW for e in controller.entries)
+    assert progress[-1] == (40, 40)
+    # the event loop kept running all along: the timer ticked with no long gaps, until the batch's end
+    marks = [queued, *ticks, ended]
+    gaps = [b - a for a, b in zip(marks, marks[1:], strict=False)]
+    assert len(ticks) >= 3 and max(gaps) < 0.6, (len(ticks), max(gaps), ended - queued)
+    assert not window.queue_view.progress.isVisible()
+
+
+def test_cancel_a_batch(qtbot, app_window, tmp_path) -> None:
+    window, controller = app_window
+    photos = [whale_photo(tmp_path / "batch" / f"p{i:02}.jpg", 200 + i, i) for i in range(30)]
+    with qtbot.waitSignal(controller.batch_finished, timeout=30000) as finished:
+        controller.add_paths(photos)
+        qtbot.mouseClick(window.queue_view.cancel_button, Qt.MouseButton.LeftButton)
+    assert finished.args == [True]
+    counts = controller.status_counts()
+    assert counts[Status.WAITING] > 0  # the rest wait
+    assert counts[Status.WAITING] + counts[Status.REVIEW] == 30
+    with qtbot.waitSignal(controller.batch_finished, timeout=30000):
+        controller.identify_waiting()  # and can be identified later
+    assert controller.status_counts()[Status.REVIEW] == 30
