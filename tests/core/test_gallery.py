@@ -459,7 +459,7 @@ def test_check_finds_and_repairs_a_broken_gallery(tmp_path: Path, embedder: Embe
     with sqlite3.connect(folder / "gallery.sqlite") as conn:
         conn.execute("UPDATE photos SET embedding = ? WHERE id = ?", (b"\0" * 64, records[3].photo_id))
     conn.close()
-    (folder / "photos" / "half.jpg.1234.tmp").write_bytes(b"partial")
+    (folder / "photos" / f"{records[0].sha256}.jpg.0a1b2c3d.tmp").write_bytes(b"partial")  # half-written
 
     with Gallery.open(folder, embedder, readonly=True) as g:
         report = g.check()

@@ -67,6 +67,9 @@ IMPORT_BATCH = 24
 OVERSAMPLE = 10
 
 _WHALE_ID = re.compile(r"^[^\s,/\\\"']{1,100}$")
+#: The temporary files of :func:`_write_atomic` for photos and thumbnails (``<sha256><ext>.<8 hex>.tmp``):
+#: the only files ``check --repair`` removes, so a user's own file is never mistaken for one.
+_TEMP_FILE = re.compile(r"^[0-9a-f]{64}\.[a-z0-9]{1,5}\.[0-9a-f]{8}\.tmp$")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -769,8 +772,8 @@ class Gallery:
         unreferenced = [p for d in (PHOTOS_DIR, THUMBS_DIR) if (self.folder / d).is_dir()
                         for p in (self.folder / d).rglob("*") if p.is_file()
                         and p.relative_to(self.folder).as_posix() not in referenced]
-        temps = [p for p in unreferenced if ".tmp" in p.name]
-        kept = [p for p in unreferenced if ".tmp" not in p.name]
+        temps = [p for p in unreferenced if _TEMP_FILE.match(p.name)]
+        kept = [p for p in unreferenced if not _TEMP_FILE.match(p.name)]
         if temps:
             if repair:
                 for p in temps:
