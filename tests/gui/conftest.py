@@ -49,8 +49,15 @@ def gallery_dir(tmp_path: Path, tiny_model: Path) -> Path:
     folder = tmp_path / "gallery"
     with Gallery.open(folder, Embedder(tiny_model, device="cpu")) as gallery:
         for whale_id, n in WHALES.items():
-            paths = [whale_photo(tmp_path / "catalogue" / f"{whale_id}_{i}.jpg", seed_of(whale_id), i,
-                                 taken_at=datetime(2023, 7, 1 + i, 9, 30)) for i in range(n)]
+            paths = [
+                whale_photo(
+                    tmp_path / "catalogue" / f"{whale_id}_{i}.jpg",
+                    seed_of(whale_id),
+                    i,
+                    taken_at=datetime(2023, 7, 1 + i, 9, 30),
+                )
+                for i in range(n)
+            ]
             gallery.enroll(paths, whale_id=whale_id, name=whale_id.split("_")[1].title())
     return folder
 
@@ -60,15 +67,18 @@ def queries(tmp_path: Path) -> dict[str, Path]:
     """Query photos: a new sighting of alpha and of beta, and a whale the gallery does not know."""
     folder = tmp_path / "queries"
     return {
-        "alpha": whale_photo(folder / "alpha_new.jpg", seed_of("w_alpha"), 50, taken_at=datetime(2024, 8, 2, 14, 5)),
+        "alpha": whale_photo(
+            folder / "alpha_new.jpg", seed_of("w_alpha"), 50, taken_at=datetime(2024, 8, 2, 14, 5)
+        ),
         "beta": whale_photo(folder / "beta_new.jpg", seed_of("w_beta"), 51),
         "unknown": whale_photo(folder / "stranger.jpg", 987654, 52, taken_at=datetime(2024, 8, 3, 10, 0)),
     }
 
 
 @pytest.fixture
-def app_window(qtbot, tmp_path: Path, tiny_model: Path, gallery_dir: Path
-               ) -> Iterator[tuple[MainWindow, Controller]]:
+def app_window(
+    qtbot, tmp_path: Path, tiny_model: Path, gallery_dir: Path
+) -> Iterator[tuple[MainWindow, Controller]]:
     """The real main window on the real gallery, loaded (model + gallery) and shown."""
     settings = Settings.load(tmp_path / "settings.ini")
     controller = Controller(settings)
@@ -83,5 +93,6 @@ def app_window(qtbot, tmp_path: Path, tiny_model: Path, gallery_dir: Path
 
 
 def wait_status(qtbot, controller: Controller, row: int, *statuses: Status, timeout: int = 15000) -> None:
-    qtbot.waitUntil(lambda: len(controller.entries) > row and controller.entries[row].status in statuses,
-                    timeout=timeout)
+    qtbot.waitUntil(
+        lambda: len(controller.entries) > row and controller.entries[row].status in statuses, timeout=timeout
+    )

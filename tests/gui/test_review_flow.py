@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from pathlib import Path
 
@@ -18,12 +19,21 @@ def drop(window, paths: list[Path]) -> None:
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
     centre = QPoint(window.width() // 2, window.height() // 2)
-    enter = QDragEnterEvent(centre, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                            Qt.KeyboardModifier.NoModifier)
+    enter = QDragEnterEvent(
+        centre, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    )
     QApplication.sendEvent(window, enter)
     assert enter.isAccepted()
-    QApplication.sendEvent(window, QDropEvent(QPointF(centre), Qt.DropAction.CopyAction, mime,
-                                              Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier))
+    QApplication.sendEvent(
+        window,
+        QDropEvent(
+            QPointF(centre),
+            Qt.DropAction.CopyAction,
+            mime,
+            Qt.MouseButton.LeftButton,
+            Qt.KeyboardModifier.NoModifier,
+        ),
+    )
 
 
 def key(qtbot, window, k: Qt.Key, modifier: Qt.KeyboardModifier = Qt.KeyboardModifier.NoModifier) -> None:
@@ -42,8 +52,10 @@ def test_drop_identify_confirm_adds_photo_to_whale(qtbot, app_window, queries) -
     assert controller.current_candidate().whale_id == "w_alpha"
     assert not entry.likely_new
     assert window.compare_view.verdict.text().startswith("Best match w_alpha")
-    qtbot.waitUntil(lambda: window.compare_view.query_pane.has_image()
-                    and window.compare_view.candidate_pane.has_image(), timeout=5000)
+    qtbot.waitUntil(
+        lambda: window.compare_view.query_pane.has_image() and window.compare_view.candidate_pane.has_image(),
+        timeout=5000,
+    )
     assert window.compare_view.query_pane.image_size() == (128, 64)  # full resolution
 
     key(qtbot, window, Qt.Key.Key_Return)
@@ -66,7 +78,9 @@ def test_new_whale_through_the_dialog(qtbot, app_window, queries) -> None:
     assert "NEW whale" in window.compare_view.verdict.text()
 
     key(qtbot, window, Qt.Key.Key_N)
-    qtbot.waitUntil(lambda: window.enroll_dialog is not None and window.enroll_dialog.isVisible(), timeout=3000)
+    qtbot.waitUntil(
+        lambda: window.enroll_dialog is not None and window.enroll_dialog.isVisible(), timeout=3000
+    )
     dialog = window.enroll_dialog
     suggested = dialog.id_edit.text()
     assert suggested.startswith("w_") and not controller.whale_id_taken(suggested)
@@ -92,7 +106,7 @@ def test_keyboard_shortcuts(qtbot, app_window, queries) -> None:
     wait_status(qtbot, controller, 1, Status.REVIEW)
     wait_status(qtbot, controller, 0, Status.REVIEW)
     assert controller.current_row == 0
-    assert [c.whale_id for c in controller.candidates()][0] == "w_alpha"
+    assert controller.candidates()[0].whale_id == "w_alpha"
     assert len(controller.candidates()) == 3  # every whale of the gallery (top 5 > 3)
 
     qtbot.waitUntil(lambda: len(controller.candidate_photos) == 3, timeout=5000)  # alpha's 3 photos
@@ -203,7 +217,7 @@ def test_window_stays_responsive_during_a_batch(qtbot, app_window, tmp_path) -> 
     assert progress[-1] == (40, 40)
     # the event loop kept running all along: the timer ticked with no long gaps, until the batch's end
     marks = [queued, *ticks, ended]
-    gaps = [b - a for a, b in zip(marks, marks[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(marks)]
     assert len(ticks) >= 3 and max(gaps) < 0.6, (len(ticks), max(gaps), ended - queued)
     assert not window.queue_view.progress.isVisible()
 

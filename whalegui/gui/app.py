@@ -26,13 +26,20 @@ SCREENSHOT_STATES = ("empty", "queue", "review", "enroll", "gallery")
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="whalegui", description="Identify humpback whales from fluke photos.")
+    parser = argparse.ArgumentParser(
+        prog="whalegui", description="Identify humpback whales from fluke photos."
+    )
     parser.add_argument("photos", nargs="*", help="photos or folders to queue at start")
     parser.add_argument("--gallery", metavar="DIR", help="the gallery folder (default: your data folder)")
-    parser.add_argument("--model", metavar="MODEL.onnx", help="the embedding model (default: the bundled one)")
+    parser.add_argument(
+        "--model", metavar="MODEL.onnx", help="the embedding model (default: the bundled one)"
+    )
     parser.add_argument("--cpu", action="store_true", help="run the model on the CPU even if a GPU works")
-    parser.add_argument("--demo", action="store_true",
-                        help="open a throwaway gallery of synthetic demo whales with query photos")
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="open a throwaway gallery of synthetic demo whales with query photos",
+    )
     parser.add_argument("--top", type=int, metavar="N", help="candidates to show (default 5)")
     parser.add_argument("--settings", metavar="FILE", help=argparse.SUPPRESS)
     parser.add_argument("--screenshot-state", choices=SCREENSHOT_STATES, help=argparse.SUPPRESS)
@@ -51,7 +58,9 @@ def setup_logging() -> Path | None:
         folder = log_dir()
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / "whalegui.log"
-        handler = logging.handlers.RotatingFileHandler(path, maxBytes=2_000_000, backupCount=3, encoding="utf-8")
+        handler = logging.handlers.RotatingFileHandler(
+            path, maxBytes=2_000_000, backupCount=3, encoding="utf-8"
+        )
     except OSError as exc:
         log.warning("cannot write a log file (%s); logging to the terminal only", exc)
         return None
@@ -69,11 +78,16 @@ def install_excepthook(log_path: Path | None) -> None:
             return
         log.critical("unexpected error:\n%s", "".join(traceback.format_exception(kind, exc, tb)))
         if QApplication.instance() is not None:
-            where = f"The details are in {log_path}." if log_path else "The details were printed to the terminal."
-            box = QMessageBox(QMessageBox.Icon.Critical, "Something went wrong",
-                              f"An unexpected error happened: {exc}.\n\nYour gallery is safe (every change is "
-                              f"saved when it is made). {where} If it happens again, restart whalegui and "
-                              "send that file to its developers.")
+            where = (
+                f"The details are in {log_path}." if log_path else "The details were printed to the terminal."
+            )
+            box = QMessageBox(
+                QMessageBox.Icon.Critical,
+                "Something went wrong",
+                f"An unexpected error happened: {exc}.\n\nYour gallery is safe (every change is "
+                f"saved when it is made). {where} If it happens again, restart whalegui and "
+                "send that file to its developers.",
+            )
             box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
             box.open()
 
@@ -96,6 +110,10 @@ def main(argv: list[str] | None = None) -> int:
         settings.top_k = max(1, min(args.top, 20))
     controller = Controller(settings)
     window = MainWindow(controller)
+    screen = app.primaryScreen()
+    if screen is not None:  # as large as a laptop screen allows (1366x768 is common at sea)
+        area = screen.availableGeometry()
+        window.resize(min(1440, area.width()), min(900, area.height()))
     if os.environ.get("WHALEGUI_PRINT_READY"):
         print_when_ready(controller)
     window.show()
@@ -103,8 +121,13 @@ def main(argv: list[str] | None = None) -> int:
 
     device = "cpu" if args.cpu else settings.device
     model = args.model or (settings.model_path or None)
-    log.info("whalegui starting: model %s, gallery %s, device %s%s", model or "bundled",
-             args.gallery or settings.gallery_path(), device, ", demo" if args.demo else "")
+    log.info(
+        "whalegui starting: model %s, gallery %s, device %s%s",
+        model or "bundled",
+        args.gallery or settings.gallery_path(),
+        device,
+        ", demo" if args.demo else "",
+    )
 
     def start() -> None:
         controller.start(model, args.gallery, device=device, demo=args.demo)
@@ -113,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
 
     QTimer.singleShot(0, start)  # the window paints first; loading happens in a worker
     if args.screenshot_state:
-        ScreenshotDriver(window, controller, args.screenshot_state)
+        window.screenshot_driver = ScreenshotDriver(window, controller, args.screenshot_state)  # type: ignore[attr-defined]
     return int(app.exec())
 
 
@@ -154,8 +177,18 @@ class ScreenshotDriver:
                 w.browser.select_whale(c.info.whales[0].whale_id)
                 self.done = True
         elif self.state == "queue":
-            if c.entries and not c.batch_running and w.import_progress is None:
-                self.done = True
+            # a queue with every kind of entry: matched, new whale, needs review, an unreadable file
+            reviewable = [e for e in c.entries if e.reviewable]
+            if len(reviewable) < 4 or c.batch_running or w.import_progress is not None:
+                return
+            c.set_current_row(c.row_of(reviewable[0]))
+            c.confirm()
+            c.set_current_row(c.row_of(reviewable[1]))
+            c.enroll_current("", "Demo")
+            broken = c._make_temp_dir("whalegui-shot-") / "card-read-error.jpg"
+            broken.write_bytes(b"\xff\xd8\xff\xe0 half-written")
+            c.add_paths([broken])
+            self.done = True
         elif any(e.status is Status.REVIEW for e in c.entries) and not c.batch_running:
             current = c.current_entry()
             if current is None or not current.reviewable:

@@ -63,8 +63,10 @@ class CandidateModel(QAbstractListModel):
             return self._controller.thumbnails.pixmap(photo_thumb(cand.photo))
         if role == Qt.ItemDataRole.ToolTipRole:
             verdict = " (beyond the new-whale threshold)" if beyond else ""
-            return (f"{cand.whale_id} {cand.name}\ncosine distance {cand.distance:.4f}{verdict}\n"
-                    f"{cand.photo_count} photos, last seen {day(cand.last_seen)}")
+            return (
+                f"{cand.whale_id} {cand.name}\ncosine distance {cand.distance:.4f}{verdict}\n"
+                f"{cand.photo_count} photos, last seen {day(cand.last_seen)}"
+            )
         if role == OBJECT_ROLE:
             return cand
         return None

@@ -21,8 +21,15 @@ _Index = QModelIndex | QPersistentModelIndex
 class CardDelegate(QStyledItemDelegate):
     """Paints a card: thumbnail beside (``horizontal``) or above (``vertical``) the text."""
 
-    def __init__(self, thumb: QSize, *, vertical: bool = False, text_width: int = 200,
-                 lines: int = 2, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        thumb: QSize,
+        *,
+        vertical: bool = False,
+        text_width: int = 200,
+        lines: int = 2,
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self.thumb = thumb
         self.vertical = vertical
@@ -47,15 +54,25 @@ class CardDelegate(QStyledItemDelegate):
 
         inner = rect.adjusted(5, 5, -5, -5)
         if self.vertical:
-            thumb_rect = QRect(inner.left() + (inner.width() - self.thumb.width()) // 2, inner.top(),
-                               self.thumb.width(), self.thumb.height())
-            text_rect = QRect(inner.left(), thumb_rect.bottom() + 5, inner.width(),
-                              inner.bottom() - thumb_rect.bottom() - 5)
+            thumb_rect = QRect(
+                inner.left() + (inner.width() - self.thumb.width()) // 2,
+                inner.top(),
+                self.thumb.width(),
+                self.thumb.height(),
+            )
+            text_rect = QRect(
+                inner.left(), thumb_rect.bottom() + 5, inner.width(), inner.bottom() - thumb_rect.bottom() - 5
+            )
         else:
-            thumb_rect = QRect(inner.left(), inner.top() + (inner.height() - self.thumb.height()) // 2,
-                               self.thumb.width(), self.thumb.height())
-            text_rect = QRect(thumb_rect.right() + 8, inner.top(), inner.right() - thumb_rect.right() - 8,
-                              inner.height())
+            thumb_rect = QRect(
+                inner.left(),
+                inner.top() + (inner.height() - self.thumb.height()) // 2,
+                self.thumb.width(),
+                self.thumb.height(),
+            )
+            text_rect = QRect(
+                thumb_rect.right() + 8, inner.top(), inner.right() - thumb_rect.right() - 8, inner.height()
+            )
         self._paint_thumb(painter, thumb_rect, index.data(Qt.ItemDataRole.DecorationRole))
         badge = index.data(BADGE_ROLE)
         if badge:
@@ -70,9 +87,11 @@ class CardDelegate(QStyledItemDelegate):
         bold.setBold(True)
         painter.setFont(bold)
         painter.setPen(option.palette.color(QPalette.ColorRole.Text))
-        painter.drawText(QRect(text_rect.left(), y, text_rect.width(), fm.height()),
-                         Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-                         fm.elidedText(title, Qt.TextElideMode.ElideMiddle, text_rect.width()))
+        painter.drawText(
+            QRect(text_rect.left(), y, text_rect.width(), fm.height()),
+            Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+            fm.elidedText(title, Qt.TextElideMode.ElideMiddle, text_rect.width()),
+        )
         painter.setFont(option.font)
         for i, line in enumerate(lines):
             y += fm.height()
@@ -81,9 +100,11 @@ class CardDelegate(QStyledItemDelegate):
             last = i == len(lines) - 1
             color = accent if (last and isinstance(accent, QColor)) else QColor("#4c5c6b")
             painter.setPen(color)
-            painter.drawText(QRect(text_rect.left(), y, text_rect.width(), fm.height()),
-                             Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-                             fm.elidedText(str(line), Qt.TextElideMode.ElideRight, text_rect.width()))
+            painter.drawText(
+                QRect(text_rect.left(), y, text_rect.width(), fm.height()),
+                Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                fm.elidedText(str(line), Qt.TextElideMode.ElideRight, text_rect.width()),
+            )
         painter.restore()
 
     @staticmethod
@@ -92,8 +113,9 @@ class CardDelegate(QStyledItemDelegate):
         painter.setBrush(QColor("#e4e9ee"))
         painter.drawRoundedRect(rect, 3, 3)
         if isinstance(pixmap, QPixmap) and not pixmap.isNull():
-            scaled = pixmap.scaled(rect.size(), Qt.AspectRatioMode.KeepAspectRatio,
-                                   Qt.TransformationMode.SmoothTransformation)
+            scaled = pixmap.scaled(
+                rect.size(), Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
+            )
             x = rect.left() + (rect.width() - scaled.width()) // 2
             y = rect.top() + (rect.height() - scaled.height()) // 2
             painter.drawPixmap(x, y, scaled)

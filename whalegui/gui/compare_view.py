@@ -81,6 +81,9 @@ class ImagePane(QGraphicsView):
         self.resetTransform()
         self.centerOn(self._message)
 
+    def pixmap(self) -> QPixmap:
+        return self._item.pixmap()
+
     def has_image(self) -> bool:
         return not self._item.pixmap().isNull()
 
@@ -127,7 +130,9 @@ class ImagePane(QGraphicsView):
             s = self.fit_scale() * zoom
             self.setTransform(QTransform.fromScale(s, s))
             rect = self.sceneRect()
-            self.centerOn(QPointF(rect.left() + centre[0] * rect.width(), rect.top() + centre[1] * rect.height()))
+            self.centerOn(
+                QPointF(rect.left() + centre[0] * rect.width(), rect.top() + centre[1] * rect.height())
+            )
         finally:
             self._syncing = False
 
@@ -148,7 +153,7 @@ class ImagePane(QGraphicsView):
     def wheelEvent(self, event: QWheelEvent) -> None:
         steps = event.angleDelta().y() / 120
         if steps:
-            self.zoom_requested.emit(ZOOM_STEP ** steps)
+            self.zoom_requested.emit(ZOOM_STEP**steps)
         event.accept()
 
     def resizeEvent(self, event: QResizeEvent) -> None:
@@ -187,10 +192,15 @@ class CompareView(QWidget):
         self.fit_button = self._tool("zoom-fit", "Fit both photos to the window (0)", self.fit)
         self.actual_button = self._tool("zoom-100", "Query at full resolution, 1:1 (1)", self.actual_size)
         self.tools.addSpacing(10)
-        self.rotate_left_button = self._tool("rotate-left", "Rotate the query left ([)", lambda: self.rotate(-90))
-        self.rotate_right_button = self._tool("rotate-right", "Rotate the query right (])",
-                                              lambda: self.rotate(90))
-        self.flip_h_button = self._tool("flip-horizontal", "Flip the query left-right (H)", self.flip_horizontal)
+        self.rotate_left_button = self._tool(
+            "rotate-left", "Rotate the query left ([)", lambda: self.rotate(-90)
+        )
+        self.rotate_right_button = self._tool(
+            "rotate-right", "Rotate the query right (])", lambda: self.rotate(90)
+        )
+        self.flip_h_button = self._tool(
+            "flip-horizontal", "Flip the query left-right (H)", self.flip_horizontal
+        )
         self.flip_v_button = self._tool("flip-vertical", "Flip the query upside down (V)", self.flip_vertical)
         self.zoom_label = QLabel("", self)
         self.zoom_label.setObjectName("hint")
@@ -207,6 +217,7 @@ class CompareView(QWidget):
         self.splitter.setChildrenCollapsible(False)
         self.splitter.setStretchFactor(0, 1)
         self.splitter.setStretchFactor(1, 1)
+        self.splitter.setSizes([1000, 1000])  # query and candidate get the same room
 
         self.strip = CandidateStrip(controller, self)
         self.confirm_button = QPushButton(icon("confirm"), "Same whale (Enter)", self)
@@ -219,8 +230,9 @@ class CompareView(QWidget):
         self.skip_button.setToolTip("Decide later: go to the next photo that needs review")
         self.undo_button = QPushButton(icon("undo"), "Undo (Ctrl+Z)", self)
         self.undo_button.setEnabled(False)
-        self.keys_hint = QLabel("←/→ candidates · ↑/↓ that whale's photos · wheel or +/- zoom · drag to pan",
-                                self)
+        self.keys_hint = QLabel(
+            "←/→ candidates · ↑/↓ that whale's photos · wheel or +/- zoom · drag to pan", self
+        )
         self.keys_hint.setObjectName("hint")
         for b in (self.confirm_button, self.new_button, self.skip_button, self.undo_button):
             b.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # Enter must not "click" whichever button has focus
@@ -365,14 +377,21 @@ class CompareView(QWidget):
             self.verdict.setText(f"Done: {entry.status.value} {entry.whale_id}{note}")
             self.verdict.setObjectName("matchBanner")
         elif entry.likely_new:
-            nearest = (f"the nearest whale is at distance {ident.candidates[0].distance:.3f}"
-                       if ident.candidates else "the gallery is empty")
-            self.verdict.setText(f"Likely a NEW whale: {nearest}, beyond the threshold {ident.threshold:.2f}.")
+            nearest = (
+                f"the nearest whale is at distance {ident.candidates[0].distance:.3f}"
+                if ident.candidates
+                else "the gallery is empty"
+            )
+            self.verdict.setText(
+                f"Likely a NEW whale: {nearest}, beyond the threshold {ident.threshold:.2f}."
+            )
             self.verdict.setObjectName("newWhaleBanner")
         else:
             best = ident.candidates[0]
-            self.verdict.setText(f"Best match {best.whale_id} at distance {best.distance:.3f} "
-                                 f"(threshold {ident.threshold:.2f}). Compare, then confirm.")
+            self.verdict.setText(
+                f"Best match {best.whale_id} at distance {best.distance:.3f} "
+                f"(threshold {ident.threshold:.2f}). Compare, then confirm."
+            )
             self.verdict.setObjectName("matchBanner")
         self.verdict.style().unpolish(self.verdict)
         self.verdict.style().polish(self.verdict)
@@ -382,9 +401,11 @@ class CompareView(QWidget):
         if cand is None:
             entry = self._controller.current_entry()
             self.candidate_title.setText("Candidate")
-            text = ("No whales in the gallery yet:\nenroll this one as a new whale (N)."
-                    if entry is not None and entry.identification is not None and entry.reviewable
-                    else "")
+            text = (
+                "No whales in the gallery yet:\nenroll this one as a new whale (N)."
+                if entry is not None and entry.identification is not None and entry.reviewable
+                else ""
+            )
             self.candidate_pane.set_message(text)
         self._update_buttons()
 
@@ -395,10 +416,13 @@ class CompareView(QWidget):
             return
         label = "best match" if photo_index == 0 else f"taken {day(photo.taken_at)}"
         name = f" {cand.name}" if cand.name else ""
-        self.candidate_title.setText(f"#{self._controller.candidate_index + 1} {cand.whale_id}{name} · photo "
-                                     f"{photo_index + 1}/{max(count, 1)} ({label})")
-        self.candidate_title.setToolTip(f"{photo.original_name}, taken {day(photo.taken_at)}; "
-                                        f"distance {cand.distance:.3f}")
+        self.candidate_title.setText(
+            f"#{self._controller.candidate_index + 1} {cand.whale_id}{name} · photo "
+            f"{photo_index + 1}/{max(count, 1)} ({label})"
+        )
+        self.candidate_title.setToolTip(
+            f"{photo.original_name}, taken {day(photo.taken_at)}; distance {cand.distance:.3f}"
+        )
         if self.candidate_pane.path != str(photo.path):
             self.candidate_pane.set_message("Loading…")
 

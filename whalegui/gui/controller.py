@@ -75,7 +75,7 @@ class QueueEntry:
         if self.status is Status.ERROR:
             return f"error: {self.reason}"
         if self.status is Status.REVIEW and self.likely_new:
-            return "needs review (likely new whale)"
+            return "needs review (new?)"
         if self.status in (Status.MATCHED, Status.NEW) and self.whale_id:
             note = f", {self.reason}" if self.reason else ""
             return f"{self.status.value}: {self.whale_id}{note}"
@@ -160,8 +160,14 @@ class Controller(QObject):
     def ready(self) -> bool:
         return self.gallery is not None
 
-    def start(self, model_path: str | Path | None, gallery_dir: str | Path | None = None, *,
-              device: str | None = None, demo: bool = False) -> None:
+    def start(
+        self,
+        model_path: str | Path | None,
+        gallery_dir: str | Path | None = None,
+        *,
+        device: str | None = None,
+        demo: bool = False,
+    ) -> None:
         """Load the model and open the gallery in the background; with ``demo`` a throwaway demo gallery."""
         device = device or self.settings.device
         if demo:
@@ -169,17 +175,28 @@ class Controller(QObject):
         folder = Path(gallery_dir) if gallery_dir else self.settings.gallery_path()
         self.loading = True
         self.loading_started.emit("Loading the identification model…")
-        self._gallery_pool.submit(_load, model_path, folder, device, priority=WRITE_PRIORITY,
-                                  on_result=lambda r: self._on_loaded(r, demo),
-                                  on_error=self._on_load_failed)
+        self._gallery_pool.submit(
+            _load,
+            model_path,
+            folder,
+            device,
+            priority=WRITE_PRIORITY,
+            on_result=lambda r: self._on_loaded(r, demo),
+            on_error=self._on_load_failed,
+        )
 
     def _on_loaded(self, result: tuple[Any, Any, GalleryInfo], demo: bool) -> None:
         self.loading = False
         self.embedder, self.gallery, self.info = result
         self.model_path = Path(self.embedder.path)
         self.load_error = ""
-        log.info("loaded %s; gallery %s (%d whales, %d photos)", self.embedder.describe(),
-                 self.info.folder, self.info.whale_count, self.info.photo_count)
+        log.info(
+            "loaded %s; gallery %s (%d whales, %d photos)",
+            self.embedder.describe(),
+            self.info.folder,
+            self.info.whale_count,
+            self.info.photo_count,
+        )
         self.model_loaded.emit(self.embedder.card.name, self.embedder.device)
         self.gallery_changed.emit()
         if demo:
@@ -200,9 +217,15 @@ class Controller(QObject):
             return
         self._clear_undo()
         self.loading_started.emit(f"Opening the gallery {folder}…")
-        self._gallery_pool.submit(_reopen, self.gallery, Path(folder), self.embedder,
-                                  priority=WRITE_PRIORITY, on_result=self._on_gallery_reopened,
-                                  on_error=self._on_load_failed)
+        self._gallery_pool.submit(
+            _reopen,
+            self.gallery,
+            Path(folder),
+            self.embedder,
+            priority=WRITE_PRIORITY,
+            on_result=self._on_gallery_reopened,
+            on_error=self._on_load_failed,
+        )
 
     def open_demo(self) -> None:
         """A fresh throwaway gallery filled with the demo catalogue, and its query photos queued."""
@@ -232,9 +255,11 @@ class Controller(QObject):
             if not csv.is_file() or not photos.is_dir():
                 raise FileNotFoundError(f"{demo} has no catalogue.csv and photos/")
         except FileNotFoundError as exc:
-            self.error_raised.emit("No demo catalogue",
-                                   f"The demo catalogue is not installed ({exc}).\n\nImport your own "
-                                   "catalogue with File > Import catalogue instead.")
+            self.error_raised.emit(
+                "No demo catalogue",
+                f"The demo catalogue is not installed ({exc}).\n\nImport your own "
+                "catalogue with File > Import catalogue instead.",
+            )
             return
         queries = demo / "queries"
         self.import_catalogue(csv, photos, then_queue=[queries] if queries.is_dir() else [])
@@ -260,8 +285,9 @@ class Controller(QObject):
         self.status_messaged.emit(f"Added {len(new)} photo{'s' if len(new) != 1 else ''} to the queue.")
         for entry in new:
             if is_photo_file(entry.path):
-                self._image_pool.submit(_probe_date, entry.path,
-                                        on_result=lambda d, e=entry: self._on_probed(e, d))
+                self._image_pool.submit(
+                    _probe_date, entry.path, on_result=lambda d, e=entry: self._on_probed(e, d)
+                )
         if self.ready:
             self.identify_waiting()
         return len(new)
@@ -295,9 +321,15 @@ class Controller(QObject):
             entry.reason = ""
             self._emit_entry(entry)
             self._gallery_pool.submit(
-                _identify, self.gallery, entry.path, top, self._batch_cancel, priority=BATCH_PRIORITY,
+                _identify,
+                self.gallery,
+                entry.path,
+                top,
+                self._batch_cancel,
+                priority=BATCH_PRIORITY,
                 on_result=lambda r, e=entry: self._on_identified(e, r),
-                on_error=lambda exc, e=entry: self._on_identify_failed(e, exc))
+                on_error=lambda exc, e=entry: self._on_identify_failed(e, exc),
+            )
         self.batch_progressed.emit(self._batch_done, self._batch_total)
 
     def cancel_batch(self) -> None:
@@ -338,9 +370,11 @@ class Controller(QObject):
         self._emit_entry(entry)
         self._batch_step()
         if not isinstance(exc, errors.WhaleguiError):
-            self.error_raised.emit("Identification failed",
-                                   f"Identifying {entry.name} failed: {entry.reason}.\n\nThe details are in "
-                                   "the log file (Help > Open log folder).")
+            self.error_raised.emit(
+                "Identification failed",
+                f"Identifying {entry.name} failed: {entry.reason}.\n\nThe details are in "
+                "the log file (Help > Open log folder).",
+            )
 
     def _batch_step(self) -> None:
         self._batch_done += 1
@@ -352,7 +386,8 @@ class Controller(QObject):
             counts = self.status_counts()
             self.status_messaged.emit(
                 ("Batch cancelled. " if cancelled else "Batch done. ")
-                + ", ".join(f"{n} {s.value}" for s, n in counts.items() if n))
+                + ", ".join(f"{n} {s.value}" for s, n in counts.items() if n)
+            )
 
     def status_counts(self) -> dict[Status, int]:
         counts = dict.fromkeys(Status, 0)
@@ -409,9 +444,13 @@ class Controller(QObject):
         entry = self.current_entry()
         if entry is not None and entry.status is not Status.ERROR:
             path = str(entry.path)
-            self._image_pool.submit(load_qimage, path, priority=READ_PRIORITY,
-                                    on_result=lambda img, p=path: self.query_image_loaded.emit(p, img),
-                                    on_error=lambda exc, e=entry: self._on_query_image_failed(e, exc))
+            self._image_pool.submit(
+                load_qimage,
+                path,
+                priority=READ_PRIORITY,
+                on_result=lambda img, p=path: self.query_image_loaded.emit(p, img),
+                on_error=lambda exc, e=entry: self._on_query_image_failed(e, exc),
+            )
         self.candidates_changed.emit()
         self.select_candidate(0 if self.candidates() else -1)
 
@@ -422,10 +461,7 @@ class Controller(QObject):
 
     def select_candidate(self, index: int) -> None:
         cands = self.candidates()
-        if not cands:
-            index = -1
-        else:
-            index = max(0, min(index, len(cands) - 1))
+        index = max(0, min(index, len(cands) - 1)) if cands else -1
         self.candidate_index = index
         self.candidate_photos = [cands[index].photo] if index >= 0 else []
         self.candidate_photo_index = 0
@@ -435,10 +471,14 @@ class Controller(QObject):
             return
         self._show_candidate_photo()
         whale_id = cands[index].whale_id
-        self._gallery_pool.submit(_whale_photos, self.gallery, whale_id, priority=READ_PRIORITY,
-                                  on_result=lambda photos, w=whale_id, i=index: self._on_candidate_photos(
-                                      w, i, photos),
-                                  on_error=lambda exc: log.warning("listing photos failed: %s", exc))
+        self._gallery_pool.submit(
+            _whale_photos,
+            self.gallery,
+            whale_id,
+            priority=READ_PRIORITY,
+            on_result=lambda photos, w=whale_id, i=index: self._on_candidate_photos(w, i, photos),
+            on_error=lambda exc: log.warning("listing photos failed: %s", exc),
+        )
 
     def _on_candidate_photos(self, whale_id: str, index: int, photos: list[Any]) -> None:
         cand = self.current_candidate()
@@ -450,7 +490,8 @@ class Controller(QObject):
         self.candidate_photos = ordered
         if shown is not None:
             self.candidate_photo_index = next(
-                (i for i, p in enumerate(ordered) if p.photo_id == shown.photo_id), 0)
+                (i for i, p in enumerate(ordered) if p.photo_id == shown.photo_id), 0
+            )
         self.candidate_photo_changed.emit(self.candidate_photo_index, len(ordered))
 
     def step_candidate(self, delta: int) -> None:
@@ -472,9 +513,13 @@ class Controller(QObject):
         if photo is None:
             return
         path = str(photo.path)
-        self._image_pool.submit(load_qimage, path, priority=READ_PRIORITY,
-                                on_result=lambda img, p=path: self.candidate_image_loaded.emit(p, img),
-                                on_error=lambda exc: log.warning("cannot show gallery photo: %s", exc))
+        self._image_pool.submit(
+            load_qimage,
+            path,
+            priority=READ_PRIORITY,
+            on_result=lambda img, p=path: self.candidate_image_loaded.emit(p, img),
+            on_error=lambda exc: log.warning("cannot show gallery photo: %s", exc),
+        )
 
     def confirm(self) -> bool:
         """Add the current query photo to the selected candidate whale."""
@@ -485,9 +530,15 @@ class Controller(QObject):
         entry.status = Status.IDENTIFYING  # busy until the write lands
         entry.reason = "adding to the gallery"
         self._emit_entry(entry)
-        self._gallery_pool.submit(_add_photo, self.gallery, whale_id, entry.path, priority=WRITE_PRIORITY,
-                                  on_result=lambda r, e=entry, w=whale_id: self._on_confirmed(e, w, r),
-                                  on_error=lambda exc, e=entry: self._on_write_failed(e, exc, "Confirm"))
+        self._gallery_pool.submit(
+            _add_photo,
+            self.gallery,
+            whale_id,
+            entry.path,
+            priority=WRITE_PRIORITY,
+            on_result=lambda r, e=entry, w=whale_id: self._on_confirmed(e, w, r),
+            on_error=lambda exc, e=entry: self._on_write_failed(e, exc, "Confirm"),
+        )
         self.advance()
         return True
 
@@ -517,10 +568,17 @@ class Controller(QObject):
             return False
         entry.status, entry.reason = Status.IDENTIFYING, "enrolling"
         self._emit_entry(entry)
-        self._gallery_pool.submit(_enroll, self.gallery, entry.path, whale_id or None, name, notes,
-                                  priority=WRITE_PRIORITY,
-                                  on_result=lambda r, e=entry: self._on_enrolled(e, r),
-                                  on_error=lambda exc, e=entry: self._on_write_failed(e, exc, "New whale"))
+        self._gallery_pool.submit(
+            _enroll,
+            self.gallery,
+            entry.path,
+            whale_id or None,
+            name,
+            notes,
+            priority=WRITE_PRIORITY,
+            on_result=lambda r, e=entry: self._on_enrolled(e, r),
+            on_error=lambda exc, e=entry: self._on_write_failed(e, exc, "New whale"),
+        )
         self.advance()
         return True
 
@@ -538,12 +596,13 @@ class Controller(QObject):
             existing = getattr(exc, "existing", None)
             entry.status, entry.reason = Status.MATCHED, "already in the gallery"
             entry.whale_id = getattr(existing, "whale_id", None)
-            text = (f"{entry.name} is already in the gallery under whale {entry.whale_id}; nothing was "
-                    "added.")
+            text = f"{entry.name} is already in the gallery under whale {entry.whale_id}; nothing was added."
         else:
             entry.status, entry.reason = Status.REVIEW, ""
-            text = (f"{action} of {entry.name} failed: {error_reason(exc)}.\n\nThe gallery was not changed. "
-                    "Try again; if it keeps failing, see the log file (Help > Open log folder).")
+            text = (
+                f"{action} of {entry.name} failed: {error_reason(exc)}.\n\nThe gallery was not changed. "
+                "Try again; if it keeps failing, see the log file (Help > Open log folder)."
+            )
             log.error("%s of %s failed", action, entry.path, exc_info=exc)
         self._emit_entry(entry)
         self.error_raised.emit("Already in the gallery" if duplicate else f"{action} failed", text)
@@ -574,9 +633,14 @@ class Controller(QObject):
             return False
         action = self._undo.pop()
         self.undo_changed.emit(bool(self._undo))
-        self._gallery_pool.submit(_undo, self.gallery, action, priority=WRITE_PRIORITY,
-                                  on_result=lambda info, a=action: self._on_undone(a, info),
-                                  on_error=lambda exc, a=action: self._on_undo_failed(a, exc))
+        self._gallery_pool.submit(
+            _undo,
+            self.gallery,
+            action,
+            priority=WRITE_PRIORITY,
+            on_result=lambda info, a=action: self._on_undone(a, info),
+            on_error=lambda exc, a=action: self._on_undo_failed(a, exc),
+        )
         return True
 
     def _on_undone(self, action: UndoAction, info: GalleryInfo) -> None:
@@ -592,8 +656,11 @@ class Controller(QObject):
 
     def _on_undo_failed(self, action: UndoAction, exc: BaseException) -> None:
         log.error("undo failed", exc_info=exc)
-        self.error_raised.emit("Undo failed", f"Could not undo {action.kind} of {action.entry.name}: "
-                                              f"{error_reason(exc)}.\n\nChange it in the gallery browser.")
+        self.error_raised.emit(
+            "Undo failed",
+            f"Could not undo {action.kind} of {action.entry.name}: "
+            f"{error_reason(exc)}.\n\nChange it in the gallery browser.",
+        )
 
     def _push_undo(self, action: UndoAction) -> None:
         self._undo.append(action)
@@ -607,17 +674,28 @@ class Controller(QObject):
 
     def request_whale_photos(self, whale_id: str) -> None:
         if self.ready:
-            self._gallery_pool.submit(_whale_photos, self.gallery, whale_id, priority=READ_PRIORITY,
-                                      on_result=lambda p, w=whale_id: self.whale_photos_listed.emit(w, p),
-                                      on_error=self._on_gallery_error("Listing photos"))
+            self._gallery_pool.submit(
+                _whale_photos,
+                self.gallery,
+                whale_id,
+                priority=READ_PRIORITY,
+                on_result=lambda p, w=whale_id: self.whale_photos_listed.emit(w, p),
+                on_error=self._on_gallery_error("Listing photos"),
+            )
 
     def refresh_gallery(self) -> None:
         if self.ready:
-            self._gallery_pool.submit(_info, self.gallery, priority=READ_PRIORITY, on_result=self._set_info,
-                                      on_error=self._on_gallery_error("Reading the gallery"))
+            self._gallery_pool.submit(
+                _info,
+                self.gallery,
+                priority=READ_PRIORITY,
+                on_result=self._set_info,
+                on_error=self._on_gallery_error("Reading the gallery"),
+            )
 
-    def rename_whale(self, whale_id: str, *, new_id: str | None = None, name: str | None = None,
-                     notes: str | None = None) -> None:
+    def rename_whale(
+        self, whale_id: str, *, new_id: str | None = None, name: str | None = None, notes: str | None = None
+    ) -> None:
         self._gallery_write(f"Renaming {whale_id}", _rename, whale_id, new_id, name, notes)
 
     def merge_whales(self, source_id: str, target_id: str) -> None:
@@ -630,8 +708,9 @@ class Controller(QObject):
         self._gallery_write(f"Removing photo {photo_id}", _call, "remove_photo", photo_id)
 
     def export_csv(self, path: str | Path) -> None:
-        self._gallery_write(f"Exporting to {path}", _call, "export_csv", Path(path),
-                            done=f"Catalogue exported to {path}.")
+        self._gallery_write(
+            f"Exporting to {path}", _call, "export_csv", Path(path), done=f"Catalogue exported to {path}."
+        )
 
     def _gallery_write(self, what: str, fn: Any, *args: Any, done: str = "") -> None:
         if not self.ready:
@@ -639,21 +718,31 @@ class Controller(QObject):
             return
         if not (fn is _call and args[0] == "export_csv"):
             self._clear_undo()  # the undo stack describes a gallery that no longer exists
-        self._gallery_pool.submit(fn, self.gallery, *args, priority=WRITE_PRIORITY,
-                                  on_result=lambda info: (self._set_info(info),
-                                                          self.status_messaged.emit(done or f"{what}: done.")),
-                                  on_error=self._on_gallery_error(what))
+        self._gallery_pool.submit(
+            fn,
+            self.gallery,
+            *args,
+            priority=WRITE_PRIORITY,
+            on_result=lambda info: (
+                self._set_info(info),
+                self.status_messaged.emit(done or f"{what}: done."),
+            ),
+            on_error=self._on_gallery_error(what),
+        )
 
     def _on_gallery_error(self, what: str) -> Any:
         def report(exc: BaseException) -> None:
             if not isinstance(exc, errors.WhaleguiError):
                 log.error("%s failed", what, exc_info=exc)
-            self.error_raised.emit(f"{what} failed",
-                                   f"{what} failed: {error_reason(exc)}.\n\nThe gallery was not changed.")
+            self.error_raised.emit(
+                f"{what} failed", f"{what} failed: {error_reason(exc)}.\n\nThe gallery was not changed."
+            )
+
         return report
 
-    def import_catalogue(self, csv_path: str | Path | None, images_dir: str | Path, *,
-                         then_queue: list[Path] | None = None) -> None:
+    def import_catalogue(
+        self, csv_path: str | Path | None, images_dir: str | Path, *, then_queue: list[Path] | None = None
+    ) -> None:
         """Import a catalogue (Kaggle-style CSV + images, or a folder per whale) with progress and cancel."""
         if not self.ready:
             self.error_raised.emit("No gallery", "The gallery is not open yet.")
@@ -662,10 +751,16 @@ class Controller(QObject):
         self._import_cancel = threading.Event()
         self.import_started.emit(str(csv_path or images_dir))
         self._gallery_pool.submit(
-            _import, self.gallery, csv_path, Path(images_dir), self._import_cancel, priority=WRITE_PRIORITY,
+            _import,
+            self.gallery,
+            csv_path,
+            Path(images_dir),
+            self._import_cancel,
+            priority=WRITE_PRIORITY,
             on_progress=lambda p: self.import_progressed.emit(*p),
             on_result=lambda r, q=then_queue: self._on_imported(r, q),
-            on_error=self._on_import_failed)
+            on_error=self._on_import_failed,
+        )
 
     def cancel_import(self) -> None:
         if self._import_cancel is not None:
@@ -682,10 +777,12 @@ class Controller(QObject):
         self.import_finished.emit(None)
         if not isinstance(exc, errors.WhaleguiError):
             log.error("import failed", exc_info=exc)
-        self.error_raised.emit("Import failed",
-                               f"The catalogue could not be imported: {error_reason(exc)}.\n\nCheck that the "
-                               "CSV has the columns Image and Id and that the photos are in the folder you "
-                               "chose, or use a folder with one sub-folder per whale.")
+        self.error_raised.emit(
+            "Import failed",
+            f"The catalogue could not be imported: {error_reason(exc)}.\n\nCheck that the "
+            "CSV has the columns Image and Id and that the photos are in the folder you "
+            "chose, or use a folder with one sub-folder per whale.",
+        )
 
     def _set_info(self, info: GalleryInfo) -> None:
         self.info = info
@@ -728,6 +825,7 @@ class Controller(QObject):
 
 # ---------------------------------------------------------------------- user-facing words for errors
 
+
 def error_reason(exc: BaseException) -> str:
     """The reason in a few words: a PhotoError's reason, else the message."""
     reason = getattr(exc, "reason", None)
@@ -741,23 +839,34 @@ def describe_load_error(exc: BaseException) -> tuple[str, str]:
     """A title and a message that says what happened and what to do."""
     if isinstance(exc, errors.ModelError):
         if "not found" in exc.reason:
-            return ("No identification model", f"The model {exc.path} was not found.\n\nThe bundled model "
-                    "may not be installed. Start whalegui with --model MODEL.onnx (the .json card beside "
-                    "it), or reinstall whalegui.")
-        return ("The model cannot be used", f"The model {exc.path} cannot be used: {exc.reason}.\n\n"
-                "Choose another model with --model, or reinstall whalegui.")
+            return (
+                "No identification model",
+                f"The model {exc.path} was not found.\n\nThe bundled model "
+                "may not be installed. Start whalegui with --model MODEL.onnx (the .json card beside "
+                "it), or reinstall whalegui.",
+            )
+        return (
+            "The model cannot be used",
+            f"The model {exc.path} cannot be used: {exc.reason}.\n\n"
+            "Choose another model with --model, or reinstall whalegui.",
+        )
     if isinstance(exc, errors.GalleryLockedError):
-        return ("The gallery is in use", f"{exc}.\n\nClose the other whalegui window or command that uses "
-                "this gallery, then start again.")
+        return (
+            "The gallery is in use",
+            f"{exc}.\n\nClose the other whalegui window or command that uses this gallery, then start again.",
+        )
     if isinstance(exc, errors.ModelMismatchError):
         return ("The gallery needs re-embedding", f"{exc}.")
     if isinstance(exc, errors.WhaleguiError):
-        return ("The gallery cannot be opened", f"{exc}.\n\nCheck the folder (--gallery DIR) or run "
-                "'whalegui check' on it.")
+        return (
+            "The gallery cannot be opened",
+            f"{exc}.\n\nCheck the folder (--gallery DIR) or run 'whalegui check' on it.",
+        )
     return ("Start-up failed", f"Loading failed: {error_reason(exc)}.\n\nThe details are in the log file.")
 
 
 # ---------------------------------------------------------------------- jobs (run on worker threads)
+
 
 def _load(model_path: str | Path | None, folder: Path, device: str) -> tuple[Any, Any, GalleryInfo]:
     from whalegui.core.embedder import Embedder
@@ -765,6 +874,7 @@ def _load(model_path: str | Path | None, folder: Path, device: str) -> tuple[Any
 
     if model_path is None:
         from whalegui.resources import DEFAULT_MODEL_NAME, default_model_path, resource_root
+
         try:
             model_path = default_model_path()
         except FileNotFoundError as exc:
@@ -810,8 +920,9 @@ def _add_photo(gallery: Any, whale_id: str, path: Path) -> tuple[list[Any], Gall
     return list(records), _info(gallery)
 
 
-def _enroll(gallery: Any, path: Path, whale_id: str | None, name: str, notes: str
-            ) -> tuple[str, list[int], GalleryInfo]:
+def _enroll(
+    gallery: Any, path: Path, whale_id: str | None, name: str, notes: str
+) -> tuple[str, list[int], GalleryInfo]:
     new_id = gallery.enroll([path], whale_id=whale_id, name=name, notes=notes)
     photo_ids = [p.photo_id for p in gallery.photos(new_id)]
     return new_id, photo_ids, _info(gallery)
@@ -826,8 +937,9 @@ def _undo(gallery: Any, action: UndoAction) -> GalleryInfo:
     return _info(gallery)
 
 
-def _rename(gallery: Any, whale_id: str, new_id: str | None, name: str | None, notes: str | None
-            ) -> GalleryInfo:
+def _rename(
+    gallery: Any, whale_id: str, new_id: str | None, name: str | None, notes: str | None
+) -> GalleryInfo:
     gallery.rename(whale_id, new_id=new_id, name=name, notes=notes)
     return _info(gallery)
 
@@ -837,10 +949,21 @@ def _call(gallery: Any, method: str, *args: Any) -> GalleryInfo:
     return _info(gallery)
 
 
-def _import(gallery: Any, csv_path: str | Path | None, images_dir: Path, stop: threading.Event, *,
-            progress: Any, cancel: threading.Event | None = None) -> tuple[Any, GalleryInfo]:
-    report = gallery.import_catalogue(Path(csv_path) if csv_path else None, images_dir,
-                                      progress=lambda done, total: progress((done, total)), cancel=stop)
+def _import(
+    gallery: Any,
+    csv_path: str | Path | None,
+    images_dir: Path,
+    stop: threading.Event,
+    *,
+    progress: Any,
+    cancel: threading.Event | None = None,
+) -> tuple[Any, GalleryInfo]:
+    report = gallery.import_catalogue(
+        Path(csv_path) if csv_path else None,
+        images_dir,
+        progress=lambda done, total: progress((done, total)),
+        cancel=stop,
+    )
     return report, _info(gallery)
 
 

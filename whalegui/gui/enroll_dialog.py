@@ -42,9 +42,17 @@ def format_place(gps: tuple[float, float] | None) -> str:
 class EnrollDialog(QDialog):
     """Ask for the new whale's id (suggested, checked unique), name and notes; date and place prefilled."""
 
-    def __init__(self, suggested_id: str, *, photo_name: str = "", taken_at: datetime | None = None,
-                 gps: tuple[float, float] | None = None, id_taken: Callable[[str], bool] | None = None,
-                 thumbnail: QPixmap | None = None, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        suggested_id: str,
+        *,
+        photo_name: str = "",
+        taken_at: datetime | None = None,
+        gps: tuple[float, float] | None = None,
+        id_taken: Callable[[str], bool] | None = None,
+        thumbnail: QPixmap | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle("New whale")
         self.setModal(True)
@@ -89,21 +97,29 @@ class EnrollDialog(QDialog):
         form.addRow("Sighted on:", date_row)
         form.addRow("Place:", self.place_edit)
 
-        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok |
-                                        QDialogButtonBox.StandardButton.Cancel, self)
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self
+        )
         self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Enroll")
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
 
         layout = QVBoxLayout(self)
-        intro = QLabel(f"Enroll <b>{photo_name}</b> as a whale not yet in the gallery." if photo_name else
-                       "Enroll the photo as a whale not yet in the gallery.", self)
+        intro = QLabel(
+            f"Enroll <b>{photo_name}</b> as a whale not yet in the gallery."
+            if photo_name
+            else "Enroll the photo as a whale not yet in the gallery.",
+            self,
+        )
         intro.setWordWrap(True)
         layout.addWidget(intro)
         if thumbnail is not None and not thumbnail.isNull():
             preview = QLabel(self)
-            preview.setPixmap(thumbnail.scaled(360, 120, Qt.AspectRatioMode.KeepAspectRatio,
-                                               Qt.TransformationMode.SmoothTransformation))
+            preview.setPixmap(
+                thumbnail.scaled(
+                    360, 120, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
+                )
+            )
             preview.setAlignment(Qt.AlignmentFlag.AlignCenter)
             layout.addWidget(preview)
         layout.addLayout(form)
@@ -122,7 +138,9 @@ class EnrollDialog(QDialog):
         except GalleryError as exc:
             problem = str(exc)
         if not problem and self._id_taken(whale_id):
-            problem = f"{whale_id} is already in the gallery: choose another id (or confirm the match instead)"
+            problem = (
+                f"{whale_id} is already in the gallery: choose another id (or confirm the match instead)"
+            )
         self.error_label.setText(problem)
         self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(not problem)
         return not problem

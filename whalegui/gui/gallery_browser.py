@@ -51,7 +51,9 @@ class WhaleListModel(QAbstractListModel):
         info = self._controller.info
         whales = list(info.whales) if info is not None else []
         if self._search:
-            whales = [w for w in whales if self._search in w.whale_id.lower() or self._search in w.name.lower()]
+            whales = [
+                w for w in whales if self._search in w.whale_id.lower() or self._search in w.name.lower()
+            ]
         self.beginResetModel()
         self._whales = whales
         self.endResetModel()
@@ -72,7 +74,9 @@ class WhaleListModel(QAbstractListModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return f"{w.whale_id}  {w.name}".strip()
         if role == LINES_ROLE:
-            return [f"{w.photo_count} photo{'s' if w.photo_count != 1 else ''} · last seen {day(w.last_seen)}"]
+            return [
+                f"{w.photo_count} photo{'s' if w.photo_count != 1 else ''} · last seen {day(w.last_seen)}"
+            ]
         if role == Qt.ItemDataRole.DecorationRole:
             return self._controller.thumbnails.pixmap(photo_thumb(w.cover_photo)) if w.cover_photo else None
         if role == Qt.ItemDataRole.ToolTipRole:
@@ -153,8 +157,9 @@ class RenameDialog(QDialog):
         form.addRow("Whale id:", self.id_edit)
         form.addRow("Name:", self.name_edit)
         form.addRow("Notes:", self.notes_edit)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel,
-                                   self)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self
+        )
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
@@ -181,8 +186,9 @@ class GalleryBrowser(QWidget):
         self.whale_model = WhaleListModel(controller, self)
         self.whale_list = QListView(self)
         self.whale_list.setModel(self.whale_model)
-        self.whale_list.setItemDelegate(CardDelegate(QSize(96, 40), text_width=190, lines=1,
-                                                     parent=self.whale_list))
+        self.whale_list.setItemDelegate(
+            CardDelegate(QSize(96, 40), text_width=190, lines=1, parent=self.whale_list)
+        )
         self.whale_list.setUniformItemSizes(True)
         self.whale_list.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.whale_list.setMinimumWidth(300)
@@ -195,8 +201,9 @@ class GalleryBrowser(QWidget):
         self.photo_list.setMovement(QListView.Movement.Static)
         self.photo_list.setUniformItemSizes(True)
         self.photo_list.setSpacing(4)
-        self.photo_list.setItemDelegate(CardDelegate(QSize(180, 70), vertical=True, lines=1,
-                                                     parent=self.photo_list))
+        self.photo_list.setItemDelegate(
+            CardDelegate(QSize(180, 70), vertical=True, lines=1, parent=self.photo_list)
+        )
         self.whale_title = QLabel("Choose a whale", self)
         self.whale_title.setObjectName("paneTitle")
         self.whale_notes = QLabel("", self)
@@ -279,8 +286,10 @@ class GalleryBrowser(QWidget):
             self.whale_notes.setText("")
             self.photo_model.show_whale("")
         else:
-            self.whale_title.setText(f"{whale.whale_id}  {whale.name}".strip()
-                                     + f" · {whale.photo_count} photos · last seen {day(whale.last_seen)}")
+            self.whale_title.setText(
+                f"{whale.whale_id}  {whale.name}".strip()
+                + f" · {whale.photo_count} photos · last seen {day(whale.last_seen)}"
+            )
             self.whale_notes.setText(whale.notes)
             self.photo_model.show_whale(whale.whale_id)  # also after edits: its photos may have changed
         self._update_buttons()
@@ -309,7 +318,9 @@ class GalleryBrowser(QWidget):
             b.setEnabled(ready and has_whale)
         self.remove_photo_button.setEnabled(ready and self.photo_list.currentIndex().isValid())
         self.import_button.setEnabled(ready)
-        self.export_button.setEnabled(ready and bool(self._controller.info and self._controller.info.photo_count))
+        self.export_button.setEnabled(
+            ready and bool(self._controller.info and self._controller.info.photo_count)
+        )
 
     # ------------------------------------------------------------------ edits (dialogs, then the controller)
 
@@ -322,9 +333,12 @@ class GalleryBrowser(QWidget):
             return
         new_id = dialog.id_edit.text().strip()
         self._selected_id = new_id or whale.whale_id
-        self._controller.rename_whale(whale.whale_id, new_id=new_id if new_id != whale.whale_id else None,
-                                      name=dialog.name_edit.text().strip(),
-                                      notes=dialog.notes_edit.toPlainText().strip())
+        self._controller.rename_whale(
+            whale.whale_id,
+            new_id=new_id if new_id != whale.whale_id else None,
+            name=dialog.name_edit.text().strip(),
+            notes=dialog.notes_edit.toPlainText().strip(),
+        )
 
     def _on_merge_clicked(self) -> None:
         from PySide6.QtWidgets import QInputDialog
@@ -337,9 +351,14 @@ class GalleryBrowser(QWidget):
         if not others:
             QMessageBox.information(self, "Merge", "There is no other whale to merge into.")
             return
-        choice, ok = QInputDialog.getItem(self, "Merge whales",
-                                          f"Merge {whale.whale_id} ({whale.photo_count} photos) into:",
-                                          others, 0, False)
+        choice, ok = QInputDialog.getItem(
+            self,
+            "Merge whales",
+            f"Merge {whale.whale_id} ({whale.photo_count} photos) into:",
+            others,
+            0,
+            False,
+        )
         if not ok:
             return
         target = choice.split()[0]
@@ -350,8 +369,9 @@ class GalleryBrowser(QWidget):
     def _on_delete_clicked(self) -> None:
         whale = self.selected_whale()
         if whale is not None and self._confirm(
-                f"Delete whale {whale.whale_id} {whale.name} and take its {whale.photo_count} photos out of "
-                "the catalogue? This cannot be undone."):
+            f"Delete whale {whale.whale_id} {whale.name} and take its {whale.photo_count} photos out of "
+            "the catalogue? This cannot be undone."
+        ):
             self._selected_id = ""
             self._controller.delete_whale(whale.whale_id)
 
@@ -362,7 +382,11 @@ class GalleryBrowser(QWidget):
             self._controller.remove_photo(photo.photo_id)
 
     def _confirm(self, text: str) -> bool:
-        answer = QMessageBox.question(self, "Please confirm", text,
-                                      QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
-                                      QMessageBox.StandardButton.Cancel)
+        answer = QMessageBox.question(
+            self,
+            "Please confirm",
+            text,
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Cancel,
+        )
         return answer == QMessageBox.StandardButton.Yes

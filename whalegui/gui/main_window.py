@@ -17,6 +17,7 @@ from PySide6.QtGui import (
     QGuiApplication,
     QImage,
     QKeySequence,
+    QPixmap,
 )
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -54,7 +55,7 @@ SHORTCUTS_HELP = """<table>
 <tr><td><b>Ctrl+Z</b></td><td>undo the last confirm or new whale</td></tr>
 <tr><td><b>← →</b></td><td>previous / next candidate</td></tr>
 <tr><td><b>↑ ↓</b></td><td>previous / next photo of the selected whale</td></tr>
-<tr><td><b>+ − 0 1</b></td><td>zoom in, zoom out, fit, 1:1 (mouse wheel zooms, drag pans)</td></tr>
+<tr><td><b>+ - 0 1</b></td><td>zoom in, zoom out, fit, 1:1 (mouse wheel zooms, drag pans)</td></tr>
 <tr><td><b>[ ] H V</b></td><td>rotate the query left / right, flip it left-right / upside down</td></tr>
 <tr><td><b>Ctrl+O, Ctrl+V</b></td><td>open photos, paste photos (or drop them anywhere)</td></tr>
 </table>"""
@@ -124,8 +125,14 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ building
 
-    def _action(self, text: str, slot: object, shortcut: str | list[str] | QKeySequence.StandardKey | None = None,
-                icon_name: str | None = None, tip: str = "") -> QAction:
+    def _action(
+        self,
+        text: str,
+        slot: object,
+        shortcut: str | list[str] | QKeySequence.StandardKey | None = None,
+        icon_name: str | None = None,
+        tip: str = "",
+    ) -> QAction:
         action = QAction(text, self)
         if icon_name:
             action.setIcon(icon(icon_name))
@@ -142,25 +149,56 @@ class MainWindow(QMainWindow):
 
     def _make_actions(self) -> None:
         c, cv = self.controller, self.compare_view
-        self.open_action = self._action("&Open photos…", self.open_photos, QKeySequence.StandardKey.Open,
-                                        "open-photos", "Add photos to the queue")
-        self.open_folder_action = self._action("Open &folder…", self.open_folder, "Ctrl+Shift+O", "open-folder",
-                                               "Add every photo in a folder to the queue")
-        self.paste_action = self._action("&Paste photos", self.paste, QKeySequence.StandardKey.Paste, "paste",
-                                         "Add copied photo files or a copied image to the queue")
-        self.import_csv_action = self._action("&Import catalogue (CSV)…", self.import_catalogue_csv, None,
-                                              "import", "Import a labelled catalogue: Image,Id CSV + photos")
-        self.import_folders_action = self._action("Import catalogue (folder per &whale)…",
-                                                  self.import_catalogue_folders, None, "import",
-                                                  "Import a folder with one sub-folder of photos per whale")
-        self.export_action = self._action("&Export catalogue CSV…", self.export_csv, None, "export",
-                                          "Write the catalogue as a CSV file")
-        self.demo_action = self._action("Open the &demo", c.open_demo, None, "demo",
-                                        "A throwaway gallery of synthetic whales, with query photos to try")
+        self.open_action = self._action(
+            "&Open photos…",
+            self.open_photos,
+            QKeySequence.StandardKey.Open,
+            "open-photos",
+            "Add photos to the queue",
+        )
+        self.open_folder_action = self._action(
+            "Open &folder…",
+            self.open_folder,
+            "Ctrl+Shift+O",
+            "open-folder",
+            "Add every photo in a folder to the queue",
+        )
+        self.paste_action = self._action(
+            "&Paste photos",
+            self.paste,
+            QKeySequence.StandardKey.Paste,
+            "paste",
+            "Add copied photo files or a copied image to the queue",
+        )
+        self.import_csv_action = self._action(
+            "&Import catalogue (CSV)…",
+            self.import_catalogue_csv,
+            None,
+            "import",
+            "Import a labelled catalogue: Image,Id CSV + photos",
+        )
+        self.import_folders_action = self._action(
+            "Import catalogue (folder per &whale)…",
+            self.import_catalogue_folders,
+            None,
+            "import",
+            "Import a folder with one sub-folder of photos per whale",
+        )
+        self.export_action = self._action(
+            "&Export catalogue CSV…", self.export_csv, None, "export", "Write the catalogue as a CSV file"
+        )
+        self.demo_action = self._action(
+            "Open the &demo",
+            c.open_demo,
+            None,
+            "demo",
+            "A throwaway gallery of synthetic whales, with query photos to try",
+        )
         self.open_gallery_action = self._action("Open &gallery folder…", self.open_gallery, None, "gallery")
         self.quit_action = self._action("&Quit", self.close, QKeySequence.StandardKey.Quit)
-        self.undo_action = self._action("&Undo last confirm / new whale", c.undo, QKeySequence.StandardKey.Undo,
-                                        "undo")
+        self.undo_action = self._action(
+            "&Undo last confirm / new whale", c.undo, QKeySequence.StandardKey.Undo, "undo"
+        )
         self.undo_action.setEnabled(False)
         self.clear_action = self._action("&Clear finished photos from the queue", c.clear_finished)
         self.identify_action = self._action("&Identify waiting photos", c.identify_waiting, None, "identify")
@@ -182,18 +220,32 @@ class MainWindow(QMainWindow):
             self._action("Flip query left-right", cv.flip_horizontal, "H", "flip-horizontal"),
             self._action("Flip query upside down", cv.flip_vertical, "V", "flip-vertical"),
         ]
-        self.review_tab_action = self._action("&Review", lambda: self.tabs.setCurrentIndex(0), "Ctrl+1", "review")
-        self.gallery_tab_action = self._action("&Gallery", lambda: self.tabs.setCurrentIndex(1), "Ctrl+2",
-                                               "gallery")
+        self.review_tab_action = self._action(
+            "&Review", lambda: self.tabs.setCurrentIndex(0), "Ctrl+1", "review"
+        )
+        self.gallery_tab_action = self._action(
+            "&Gallery", lambda: self.tabs.setCurrentIndex(1), "Ctrl+2", "gallery"
+        )
         self.shortcuts_action = self._action("&Keyboard shortcuts", self.show_shortcuts, "F1")
         self.log_action = self._action("Open &log folder", self.open_log_folder)
 
     def _make_menus_and_toolbar(self) -> None:
         menu = self.menuBar()
         file_menu = menu.addMenu("&File")
-        for a in (self.open_action, self.open_folder_action, self.paste_action, None, self.import_csv_action,
-                  self.import_folders_action, self.export_action, None, self.demo_action,
-                  self.open_gallery_action, None, self.quit_action):
+        for a in (
+            self.open_action,
+            self.open_folder_action,
+            self.paste_action,
+            None,
+            self.import_csv_action,
+            self.import_folders_action,
+            self.export_action,
+            None,
+            self.demo_action,
+            self.open_gallery_action,
+            None,
+            self.quit_action,
+        ):
             file_menu.addSeparator() if a is None else file_menu.addAction(a)
         edit_menu = menu.addMenu("&Edit")
         edit_menu.addAction(self.undo_action)
@@ -240,14 +292,19 @@ class MainWindow(QMainWindow):
             "Start with known whales:<ul>"
             "<li><b>Import a catalogue</b>: a CSV with columns <i>Image,Id</i> and its photo folder, "
             "or a folder with one sub-folder of photos per whale;</li>"
-            "<li>or <b>open the demo</b>: synthetic whales and query photos to try everything in a minute;</li>"
-            "<li>or drop fluke photos here and enroll each as a <b>new whale</b> (N).</li></ul>", page)
+            "<li>or <b>open the demo</b>: synthetic whales and query photos to try everything in a "
+            "minute;</li>"
+            "<li>or drop fluke photos here and enroll each as a <b>new whale</b> (N).</li></ul>",
+            page,
+        )
         text.setWordWrap(True)
         text.setTextFormat(Qt.TextFormat.RichText)
         buttons = QHBoxLayout()
-        for label, name, slot in (("Import a catalogue (CSV)…", "import", self.import_catalogue_csv),
-                                  ("Import folders (one per whale)…", "open-folder", self.import_catalogue_folders),
-                                  ("Open the demo", "demo", self.controller.open_demo)):
+        for label, name, slot in (
+            ("Import a catalogue (CSV)…", "import", self.import_catalogue_csv),
+            ("Import folders (one per whale)…", "open-folder", self.import_catalogue_folders),
+            ("Open the demo", "demo", self.controller.open_demo),
+        ):
             b = QPushButton(icon(name), label, page)
             b.setObjectName("welcomeButton")
             b.clicked.connect(slot)
@@ -358,8 +415,11 @@ class MainWindow(QMainWindow):
         """Queue the files, folders or image in dropped or pasted data; returns how many photos."""
         paths = [Path(u.toLocalFile()) for u in mime.urls() if u.isLocalFile()]
         if not paths and mime.hasText():
-            paths = [Path(line.strip()) for line in mime.text().splitlines() if line.strip()
-                     and Path(line.strip()).exists()]
+            paths = [
+                Path(line.strip())
+                for line in mime.text().splitlines()
+                if line.strip() and Path(line.strip()).exists()
+            ]
         if paths:
             self.tabs.setCurrentIndex(0)
             return self.controller.add_paths(paths)
@@ -410,10 +470,15 @@ class MainWindow(QMainWindow):
         if entry is None or not entry.reviewable or self.enroll_dialog is not None:
             return
         meta = getattr(entry.identification, "meta", None)
-        dialog = EnrollDialog(c.suggest_whale_id(), photo_name=entry.name,
-                              taken_at=getattr(meta, "taken_at", None) or entry.taken_at,
-                              gps=getattr(meta, "gps", None), id_taken=c.whale_id_taken,
-                              thumbnail=c.thumbnails.pixmap(entry.path), parent=self)
+        dialog = EnrollDialog(
+            c.suggest_whale_id(),
+            photo_name=entry.name,
+            taken_at=getattr(meta, "taken_at", None) or entry.taken_at,
+            gps=getattr(meta, "gps", None),
+            id_taken=c.whale_id_taken,
+            thumbnail=self._query_preview(entry.path),
+            parent=self,
+        )
         self.enroll_dialog = dialog
 
         def done(result: int) -> None:
@@ -426,29 +491,45 @@ class MainWindow(QMainWindow):
         dialog.finished.connect(done)
         dialog.open()
 
+    def _query_preview(self, path: Path) -> QPixmap | None:
+        pane = self.compare_view.query_pane
+        if pane.has_image() and pane.path == str(path):
+            return pane.pixmap()
+        return self.controller.thumbnails.pixmap(path)
+
     # ------------------------------------------------------------------ gallery
 
     def import_catalogue_csv(self) -> None:
-        csv, _ = QFileDialog.getOpenFileName(self, "Import a catalogue: the CSV (columns Image,Id)",
-                                             self._start_dir(), "CSV files (*.csv);;All files (*)")
+        csv, _ = QFileDialog.getOpenFileName(
+            self,
+            "Import a catalogue: the CSV (columns Image,Id)",
+            self._start_dir(),
+            "CSV files (*.csv);;All files (*)",
+        )
         if not csv:
             return
-        folder = QFileDialog.getExistingDirectory(self, "The folder with the catalogue's photos",
-                                                  str(Path(csv).parent))
+        folder = QFileDialog.getExistingDirectory(
+            self, "The folder with the catalogue's photos", str(Path(csv).parent)
+        )
         if folder:
             self._remember_dir(Path(csv).parent)
             self.controller.import_catalogue(csv, folder)
 
     def import_catalogue_folders(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Import a catalogue: a folder with one sub-folder per "
-                                                  "whale", self._start_dir())
+        folder = QFileDialog.getExistingDirectory(
+            self, "Import a catalogue: a folder with one sub-folder per whale", self._start_dir()
+        )
         if folder:
             self._remember_dir(Path(folder))
             self.controller.import_catalogue(None, folder)
 
     def export_csv(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export the catalogue as CSV",
-                                              str(Path(self._start_dir()) / "catalogue.csv"), "CSV files (*.csv)")
+        path, _ = QFileDialog.getSaveFileName(
+            self,
+            "Export the catalogue as CSV",
+            str(Path(self._start_dir()) / "catalogue.csv"),
+            "CSV files (*.csv)",
+        )
         if path:
             self.controller.export_csv(path)
 
@@ -481,9 +562,11 @@ class MainWindow(QMainWindow):
         if report is None:
             return
         errors = list(getattr(report, "errors", []))
-        lines = [f"{getattr(report, 'imported', 0)} photos imported"
-                 f" ({getattr(report, 'whales_created', 0)} new whales)",
-                 f"{getattr(report, 'skipped_duplicates', 0)} already in the gallery"]
+        lines = [
+            f"{getattr(report, 'imported', 0)} photos imported"
+            f" ({getattr(report, 'whales_created', 0)} new whales)",
+            f"{getattr(report, 'skipped_duplicates', 0)} already in the gallery",
+        ]
         if getattr(report, "skipped_new_whale", 0):
             lines.append(f"{report.skipped_new_whale} labelled new_whale skipped")  # type: ignore[attr-defined]
         if errors:

@@ -1,4 +1,4 @@
-"""The query queue: ``QueueModel`` over the controller's entries and ``QueueView`` showing it with progress."""
+"""The query queue: ``QueueModel`` over the controller's entries; ``QueueView`` shows it with progress."""
 
 from __future__ import annotations
 
@@ -72,7 +72,7 @@ class QueueModel(QAbstractListModel):
             return STATUS_COLOURS[entry.status]
         if role == Qt.ItemDataRole.DecorationRole:
             if entry.status is Status.ERROR:
-                return None
+                return icon("cancel").pixmap(40, 40)
             return self._controller.thumbnails.pixmap(entry.path)
         if role == Qt.ItemDataRole.ToolTipRole:
             return f"{entry.path}\n{entry.status_text()}"

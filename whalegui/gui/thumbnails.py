@@ -1,4 +1,4 @@
-"""Thumbnails for list models: decoded to ``QImage`` in workers, turned into ``QPixmap``s on the GUI thread."""
+"""Thumbnails for list models: decoded to ``QImage`` in workers, made ``QPixmap``s on the GUI thread."""
 
 from __future__ import annotations
 
@@ -35,9 +35,14 @@ class ThumbnailCache(QObject):
         if found is not None or key in self._pending or key in self._failed:
             return found
         self._pending.add(key)
-        self._pool.submit(load_qimage, key, self.size, priority=1,
-                          on_result=lambda img, k=key: self._on_loaded(k, img),
-                          on_error=lambda exc, k=key: self._on_failed(k, exc))
+        self._pool.submit(
+            load_qimage,
+            key,
+            self.size,
+            priority=1,
+            on_result=lambda img, k=key: self._on_loaded(k, img),
+            on_error=lambda exc, k=key: self._on_failed(k, exc),
+        )
         return None
 
     def failed(self, path: str | Path) -> bool:

@@ -7,6 +7,7 @@ function checks between items. Workers build ``QImage``s only; ``QPixmap``s are 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections.abc import Callable
@@ -38,8 +39,9 @@ class Worker(QRunnable):
     ``signals.progress``) and ``cancel=`` (the worker's ``threading.Event``).
     """
 
-    def __init__(self, fn: Callable[..., Any], *args: Any, with_progress: bool = False, name: str = "",
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, fn: Callable[..., Any], *args: Any, with_progress: bool = False, name: str = "", **kwargs: Any
+    ) -> None:
         super().__init__()
         self.setAutoDelete(False)  # Python owns the worker; the pool keeps a reference until it finishes
         self.fn, self.args, self.kwargs = fn, args, kwargs
@@ -78,10 +80,8 @@ class Worker(QRunnable):
 
     @staticmethod
     def _emit(signal: Any, *args: Any) -> None:
-        try:
+        with contextlib.suppress(RuntimeError):  # the signals object is gone: the app is quitting
             signal.emit(*args)
-        except RuntimeError:  # the signals object is gone: the app is quitting
-            pass
 
 
 class WorkerPool(QObject):
@@ -108,10 +108,17 @@ class WorkerPool(QObject):
         self._pool.start(worker, priority)
         return worker
 
-    def submit(self, fn: Callable[..., Any], *args: Any, on_result: Callable[[Any], None] | None = None,
-               on_error: Callable[[Exception], None] | None = None,
-               on_progress: Callable[[Any], None] | None = None, priority: int = 0,
-               with_progress: bool = False, **kwargs: Any) -> Worker:
+    def submit(
+        self,
+        fn: Callable[..., Any],
+        *args: Any,
+        on_result: Callable[[Any], None] | None = None,
+        on_error: Callable[[Exception], None] | None = None,
+        on_progress: Callable[[Any], None] | None = None,
+        priority: int = 0,
+        with_progress: bool = False,
+        **kwargs: Any,
+    ) -> Worker:
         """Start ``fn`` in the pool and connect the given slots; returns the worker."""
         worker = Worker(fn, *args, with_progress=with_progress or on_progress is not None, **kwargs)
         if on_result is not None:
