@@ -8,7 +8,6 @@ File names may not leave the images folder (absolute paths, ``..``, symbolic lin
 from __future__ import annotations
 
 import csv
-import io
 import logging
 import re
 from dataclasses import dataclass, field
@@ -94,56 +93,73 @@ def read_catalogue(csv_path: str | Path, images_dir: str | Path) -> Catalogue:
     except OSError as exc:
         raise CatalogueError(csv_path, f"cannot read the file ({exc.strerror or exc})") from exc
     text = text.replace("\x00", "")
-    lines = text.splitlines()
+    # Each line is one row, parsed on its own: an unbalanced quote or an overlong field spoils its own row
+    # only (file names and whale ids never hold line breaks), and any line ending works (CR LF, LF, CR).
+    lines = re.split(r"\r\n|\r|\n", text)
     if not lines or not lines[0].strip():
         raise CatalogueError(csv_path, "the CSV is empty (expected a header 'Image,Id')")
     header_line = lines[0]
     delimiter = max((",", ";", "\t"), key=header_line.count)
     catalogue = Catalogue(csv_path)
     try:
-        reader = csv.reader(io.StringIO(text), delimiter=delimiter)
-        header = [h.strip().lower() for h in next(reader)]
-        if IMAGE_COLUMN not in header or ID_COLUMN not in header:
-            raise CatalogueError(csv_path, f"the header must have 'Image' and 'Id' columns, it has "
-                                           f"{', '.join(repr(h) for h in header[:6]) or 'none'}", row=1)
-        image_col, id_col = header.index(IMAGE_COLUMN), header.index(ID_COLUMN)
-        first_row: dict[str, int] = {}
-        for values in reader:
-            row = reader.line_num
-            if not values or all(not v.strip() for v in values):
-                continue
-            name = values[image_col].strip() if image_col < len(values) else ""
-            whale_id = values[id_col].strip() if id_col < len(values) else ""
-            label = name or f"row {row}"
-            if not name:
-                catalogue.errors.append((label, f"row {row}: no image file name"))
-                continue
-            if not whale_id:
-                catalogue.errors.append((label, f"row {row}: no whale id"))
-                continue
-            if whale_id == NEW_WHALE:
-                catalogue.skipped_new_whale += 1
-                continue
-            if name in first_row:
-                catalogue.errors.append((label, f"row {row}: duplicate row (the file is already listed in "
-                                                f"row {first_row[name]})"))
-                continue
-            first_row[name] = row
-            try:
-                validate_whale_id(whale_id)
-                path = safe_join(root, name)
-            except (ValueError, GalleryError) as exc:
-                catalogue.errors.append((label, f"row {row}: {exc}"))
-                continue
-            if not path.is_file():
-                catalogue.errors.append((label, f"row {row}: file not found in {root}"))
-                continue
-            catalogue.entries.append(CatalogueEntry(row, name, path, whale_id))
+        header = [h.strip().lower() for h in _parse_line(header_line, delimiter)]
     except csv.Error as exc:
-        raise CatalogueError(csv_path, f"malformed CSV ({exc})", row=reader.line_num) from exc
+        raise CatalogueError(csv_path, f"malformed header ({exc})", row=1) from exc
+    if IMAGE_COLUMN not in header or ID_COLUMN not in header:
+        raise CatalogueError(csv_path, f"the header must have 'Image' and 'Id' columns, it has "
+                                       f"{', '.join(repr(h) for h in header[:6]) or 'none'}", row=1)
+    image_col, id_col = header.index(IMAGE_COLUMN), header.index(ID_COLUMN)
+    first_row: dict[str, int] = {}
+    for row, line in enumerate(lines[1:], start=2):
+        if not line.strip():
+            continue
+        try:
+            values = _parse_line(line, delimiter)
+        except csv.Error as exc:
+            catalogue.errors.append((f"row {row}", f"row {row}: malformed ({exc})"))
+            continue
+        if all(not v.strip() for v in values):
+            continue
+        name = values[image_col].strip() if image_col < len(values) else ""
+        whale_id = values[id_col].strip() if id_col < len(values) else ""
+        label = name or f"row {row}"
+        if not name:
+            catalogue.errors.append((label, f"row {row}: no image file name"))
+            continue
+        if not whale_id:
+            catalogue.errors.append((label, f"row {row}: no whale id"))
+            continue
+        if whale_id == NEW_WHALE:
+            catalogue.skipped_new_whale += 1
+            continue
+        if name in first_row:
+            catalogue.errors.append((label, f"row {row}: duplicate row (the file is already listed in "
+                                            f"row {first_row[name]})"))
+            continue
+        first_row[name] = row
+        try:
+            validate_whale_id(whale_id)
+            path = safe_join(root, name)
+        except (ValueError, GalleryError) as exc:
+            catalogue.errors.append((label, f"row {row}: {exc}"))
+            continue
+        try:
+            found = path.is_file()
+        except OSError as exc:  # e.g. a name too long for the file system
+            catalogue.errors.append((label, f"row {row}: unusable file name ({exc.strerror or exc})"))
+            continue
+        if not found:
+            catalogue.errors.append((label, f"row {row}: file not found in {root}"))
+            continue
+        catalogue.entries.append(CatalogueEntry(row, name, path, whale_id))
     log.info("%s: %d photos, %d new_whale rows, %d errors", csv_path, len(catalogue.entries),
              catalogue.skipped_new_whale, len(catalogue.errors))
     return catalogue
+
+
+def _parse_line(line: str, delimiter: str) -> list[str]:
+    """The fields of one CSV line (raises ``csv.Error`` for an overlong field)."""
+    return next(csv.reader([line], delimiter=delimiter), [])
 
 
 def read_folder_catalogue(images_dir: str | Path) -> Catalogue:
