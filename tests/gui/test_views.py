@@ -186,3 +186,23 @@ def test_signal_emit_does_not_leak_true() -> None:
     for _ in range(2000):
         emitter.happened.emit(QImage())
     assert sys.getrefcount(True) >= before - 5
+
+
+def test_paste_files_and_an_image(qtbot, app_window, queries) -> None:
+    from PySide6.QtCore import QMimeData, QUrl
+    from PySide6.QtGui import QColor, QGuiApplication
+
+    window, controller = app_window
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(queries["beta"]))])
+    QGuiApplication.clipboard().setMimeData(mime)
+    window.paste_action.trigger()
+    assert [e.name for e in controller.entries] == ["beta_new.jpg"]
+    image = QImage(200, 80, QImage.Format.Format_RGB32)
+    image.fill(QColor("#335577"))
+    QGuiApplication.clipboard().setImage(image)
+    window.paste_action.trigger()
+    assert len(controller.entries) == 2 and controller.entries[1].name.startswith("pasted-")
+    wait_status(qtbot, controller, 1, Status.REVIEW)
+    wait_status(qtbot, controller, 0, Status.REVIEW)
+    assert controller.current_candidate() is not None

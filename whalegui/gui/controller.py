@@ -74,6 +74,8 @@ class QueueEntry:
     def status_text(self) -> str:
         if self.status is Status.ERROR:
             return f"error: {self.reason}"
+        if self.status is Status.IDENTIFYING and self.reason:
+            return self.reason  # "adding to the gallery", "enrolling"
         if self.status is Status.REVIEW and self.likely_new:
             return "needs review (new?)"
         if self.status in (Status.MATCHED, Status.NEW) and self.whale_id:
