@@ -3,11 +3,13 @@
 Models:
 - "VGG16 embedder": training's ``build_embedder`` at the default configuration (VGG16 without its top,
   frozen, plus the trainable head, L2-normalised), exported here with tf2onnx (explicit input signature,
-  opset 17). ImageNet weights from ../shared when present, else random: the speed does not depend on them.
+  opset 17). ImageNet weights from ../shared when present (full runs), else random: the speed does not
+  depend on them.
 - "default model": the shipped ``resources/models/whale-vgg16.onnx`` on ONNX Runtime vs the same architecture
   rebuilt in Keras from its card (speed depends on the architecture, not on the trained values).
 
-Both sides use the machine's default thread pools; calls are alternated (ORT, Keras, Keras, ORT, ...).
+``--quick`` uses batch 8 instead of 32. Both sides use the machine's default thread pools; calls are
+alternated (ORT, Keras, Keras, ORT, ...).
 Bar: ONNX Runtime at least 2x faster than Keras ``predict`` at batch 1.
 """
 
@@ -28,7 +30,7 @@ BAR = 2.0
 log = logging.getLogger(__name__)
 
 
-def _train_config(card: Any | None) -> Any:
+def _train_config(card: Any | None, quick: bool) -> Any:
     """The training configuration of the default model (from its card when it says), else the defaults."""
     from training.config import TrainConfig
 
@@ -41,7 +43,7 @@ def _train_config(card: Any | None) -> Any:
             cfg = cfg.with_(**changes)
         cfg = cfg.with_(height=card.preprocessing.height, width=card.preprocessing.width,
                         embedding_dim=card.embedding_dim)
-    weights = shared_path("weights", "vgg16_imagenet_notop.weights.h5")
+    weights = None if quick else shared_path("weights", "vgg16_imagenet_notop.weights.h5")
     return cfg.with_(weights=str(weights) if weights else "none")
 
 
@@ -75,7 +77,7 @@ def _compare(label: str, model: Any, onnx_path: Path, h: int, w: int, quick: boo
     input_name = sess.get_inputs()[0].name
     rng = np.random.default_rng(0)
     results: list[Result] = []
-    for batch, reps in ((1, 5 if quick else 15), (32, 2 if quick else 5)):
+    for batch, reps in ((1, 5 if quick else 15), (8 if quick else 32, 2 if quick else 5)):
         x = (rng.random((batch, h, w, 3), dtype=np.float32) * 255.0 - 120.0).astype(np.float32)
         ort_out = sess.run(None, {input_name: x})[0]
         keras_out = np.asarray(model.predict(x, batch_size=batch, verbose=0))
@@ -122,7 +124,7 @@ def run(quick: bool, cuda: bool = False) -> list[Result]:
         return [skipped("1 embedding", "ORT vs Keras", f"needs the [train] extra ({exc})", f">= {BAR:.0f}x")]
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     card = default_card()
-    cfg = _train_config(card)
+    cfg = _train_config(card, quick)
     results: list[Result] = []
     with tempfile.TemporaryDirectory(prefix="bench-embed-") as tmp:
         model = build_embedder(cfg)

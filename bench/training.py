@@ -45,8 +45,8 @@ def measure(quick: bool) -> dict[str, Any]:
     from training.data import keep_min_photos, read_catalogue
     from training.synthetic import generate_dataset
 
-    whales, batch, steps, rounds = (8, 4, 1, 1) if quick else (120, 32, 3, 2)
-    weights = shared_path("weights", "vgg16_imagenet_notop.weights.h5")
+    whales, batch, steps, rounds = (8, 4, 1, 1) if quick else (60, 32, 2, 2)
+    weights = None if quick else shared_path("weights", "vgg16_imagenet_notop.weights.h5")
     with tempfile.TemporaryDirectory(prefix="bench-train-") as tmp_s:
         tmp = Path(tmp_s)
         generate_dataset(tmp / "set", whales=whales, train_per_whale=(2, 8), test_per_whale=0, seed=3)
