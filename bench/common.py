@@ -8,6 +8,7 @@ per-pair ratios are reported, not a ratio of two separately measured figures.
 from __future__ import annotations
 
 import gc
+import importlib.metadata
 import json
 import os
 import platform
@@ -217,12 +218,12 @@ def machine() -> dict[str, Any]:
     except OSError:
         pass
     versions: dict[str, str] = {"python": platform.python_version()}
-    for mod in ("numpy", "PIL", "onnxruntime", "hnswlib", "tensorflow", "keras", "tf2onnx", "PySide6"):
+    for dist in ("numpy", "Pillow", "onnxruntime-gpu", "onnxruntime", "hnswlib", "tensorflow", "keras",
+                 "tf2onnx", "PySide6-Essentials"):
         try:
-            m = __import__(mod)
-            versions[mod] = str(getattr(m, "__version__", "?"))
-        except Exception:
-            versions[mod] = "absent"
+            versions[dist] = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            continue
     try:
         affinity = len(os.sched_getaffinity(0))
     except AttributeError:
@@ -251,8 +252,14 @@ def _cuda_session_works() -> bool:
                                   [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])])
         model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
         model.ir_version = 8
-        s = ort.InferenceSession(model.SerializeToString(),
-                                 providers=["CUDAExecutionProvider", "CPUExecutionProvider"])
+        from whalegui.core.embedder import _quiet_native_stderr
+
+        ort.set_default_logger_severity(4)
+        opts = ort.SessionOptions()
+        opts.log_severity_level = 4
+        with _quiet_native_stderr():
+            s = ort.InferenceSession(model.SerializeToString(), opts,
+                                     providers=["CUDAExecutionProvider", "CPUExecutionProvider"])
         s.run(None, {"x": np.ones(1, np.float32)})
         return s.get_providers()[0] == "CUDAExecutionProvider"
     except Exception:
