@@ -19,25 +19,19 @@ def drop(window, paths: list[Path]) -> None:
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
     centre = QPoint(window.width() // 2, window.height() // 2)
-    enter = QDragEnterEvent(
-        QPointF(centre),
-        Qt.DropAction.CopyAction,
-        mime,
-        Qt.MouseButton.LeftButton,
-        Qt.KeyboardModifier.NoModifier,
-    )
+    enter = _drag_event(QDragEnterEvent, centre, mime)
     QApplication.sendEvent(window, enter)
     assert enter.isAccepted()
-    QApplication.sendEvent(
-        window,
-        QDropEvent(
-            QPointF(centre),
-            Qt.DropAction.CopyAction,
-            mime,
-            Qt.MouseButton.LeftButton,
-            Qt.KeyboardModifier.NoModifier,
-        ),
-    )
+    QApplication.sendEvent(window, _drag_event(QDropEvent, centre, mime))
+
+
+def _drag_event(kind, centre: QPoint, mime: QMimeData):
+    """Qt 6.12 takes the position as QPointF (the QPoint form is deprecated); earlier releases take QPoint."""
+    args = (Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    try:
+        return kind(QPointF(centre), *args)
+    except TypeError:
+        return kind(centre, *args)
 
 
 def key(qtbot, window, k: Qt.Key, modifier: Qt.KeyboardModifier = Qt.KeyboardModifier.NoModifier) -> None:
