@@ -837,7 +837,12 @@ class Gallery:
             return
         if repair and not self.readonly:
             self._rebuild_index(f"check: {reason}")
-            report.repaired.append(f"index: {reason}; rebuilt from the database")
+            try:  # _rebuild_index only logs a failed save: make sure the rebuilt index is on disk
+                PhotoIndex.load(path, self._index_stamp())
+                report.repaired.append(f"index: {reason}; rebuilt from the database")
+            except StaleIndexError as exc:
+                report.problems.append(f"index: {reason}; rebuilt from the database but it cannot be "
+                                       f"saved ({exc})")
         else:
             report.problems.append(f"index: {reason} (--repair rebuilds it; opening the gallery for "
                                    "writing also does)")
