@@ -213,6 +213,7 @@ def test_check_reports_and_repair_rebuilds(built: Built, gallery: Path, capsys: 
         assert text in out, out
     problem_lines = [line for line in out.splitlines() if line.startswith("problem: ")]
     assert problem_lines, out
+    assert "not in the catalogue" not in out  # nothing here is an unreferenced file
     assert snapshot(gallery) == before, "check without --repair changed the gallery"
 
     code, out = check(built, gallery, capsys, "--repair")

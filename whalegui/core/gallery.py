@@ -747,6 +747,8 @@ class Gallery:
         referenced: set[str] = set()
         for photo_id, sha, whale_id, file, thumb in rows:
             referenced.add(file)
+            if thumb:  # (also when the photo's file is missing or damaged: the thumbnail is still its own)
+                referenced.add(thumb)
             path = self.folder / file
             what = f"photo {photo_id} of whale {whale_id} ({file})"
             if not path.is_file():
@@ -755,8 +757,6 @@ class Gallery:
             if _file_sha256(path) != sha:
                 report.problems.append(f"{what}: the stored file does not match its hash (damaged)")
                 continue
-            if thumb:
-                referenced.add(thumb)
             if not thumb or not (self.folder / thumb).is_file() or not _readable_image(self.folder / thumb):
                 if repair:
                     try:
