@@ -235,8 +235,8 @@ def run(args: argparse.Namespace) -> int:
           f"{threshold:.2f}; top-1 {summary['top1_known']:.3f}, top-5 {summary['top5_known']:.3f} on known "
           f"whales")
     if d["positive_mean"] is not None:
-        print(f"mean distance: same whale {d['positive_mean']:.3f}, different whale {d['negative_mean']:.3f}; "
-              f"ROC AUC {d['roc_auc']:.4f}")
+        print(f"mean distance: same whale {d['positive_mean']:.3f}, different whale "
+              f"{d['negative_mean']:.3f}; ROC AUC {d['roc_auc']:.4f}")
     if args.report:
         rep = Path(args.report)
         rep.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,219 @@
+"""The recipe of the shipped default model ``resources/models/whale-vgg16.onnx`` (+ its ``.json`` card).
+
+    nice python -m training.recipes.default_model --work /tmp/whale-default
+
+Reproducible from the repository plus ``../shared`` (the ImageNet VGG16 weights file and the real
+unlabelled fluke photos; neither is copied into the repo):
+
+1. synthetic flukes for training (seed 1001) and a separate synthetic test set never seen in training
+   (seed 2002: other individuals; gallery photos, held-out photos of known whales, unknown whales);
+2. real unlabelled photos from ``../shared/data/real-flukes`` as extra individuals whose positive is an
+   augmented copy of themselves;
+3. VGG16 (ImageNet, frozen) features computed once per photo and view, cached; the top trained twice on
+   the same features and budget, with ``random`` triplets (the original) and ``batch-hard`` mining;
+4. both scored on the synthetic test set (MAP@5 with new_whale at the validation-tuned threshold); the
+   better exported with float16 weights, evaluated again through ONNX Runtime and the app's loader, and
+   its card filled with what it was trained on, its figures, and the VGG16 credit.
+
+Every figure lands in WORK/report.json and the card.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[2]
+SHARED = REPO / ".." / "shared"
+WEIGHTS = SHARED / "weights" / "vgg16_imagenet_notop.weights.h5"
+REAL = SHARED / "data" / "real-flukes"
+DEFAULT_OUT = REPO / "resources" / "models" / "whale-vgg16.onnx"
+
+TRAIN_SEED, TEST_SEED = 1001, 2002
+
+log = logging.getLogger("default_model")
+
+
+def _round(obj: Any) -> Any:
+    if isinstance(obj, float):
+        return round(obj, 4)
+    if isinstance(obj, dict):
+        return {k: _round(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_round(v) for v in obj]
+    return obj
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--work", type=Path, required=True, help="scratch folder (data, feature cache, runs)")
+    p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="the model to write")
+    p.add_argument("--size", default="96x288", help="input HxW (see input_size_study)")
+    p.add_argument("--resize", default="squash")
+    p.add_argument("--whales", type=int, default=400, help="synthetic training individuals")
+    p.add_argument("--test-whales", type=int, default=120, help="synthetic test individuals (known)")
+    p.add_argument("--test-unknown", type=int, default=40, help="synthetic test individuals not in gallery")
+    p.add_argument("--unlabelled", type=int, default=600, help="real unlabelled photos used")
+    p.add_argument("--views", type=int, default=2)
+    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--margin", type=float, default=0.5)
+    p.add_argument("--width-range", default="500-900", help="synthetic photo widths")
+    p.add_argument("--study", type=Path, help="study.json from input_size_study, quoted in the card")
+    p.add_argument("--skip-fp32-eval", action="store_true")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    t_start = time.perf_counter()
+
+    from training.config import TrainConfig
+    from training.data import read_catalogue
+    from training.evaluate import evaluate, rank_whales, score
+    from training.export import VGG16_CREDIT, export_run
+    from training.features import ViewLoader, cached_features
+    from training.model import build_whale_model
+    from training.synthetic import generate_dataset
+    from training.train import data_summary, fit, load_training_data
+    from whalegui.core.model_card import ModelCard, card_path_for
+
+    if not WEIGHTS.is_file() or not REAL.is_dir():
+        raise SystemExit(f"needs {WEIGHTS} and {REAL} (the shared folder beside the repo)")
+    work = args.work
+    work.mkdir(parents=True, exist_ok=True)
+    cache = work / "feature-cache"
+    h, w = (int(v) for v in args.size.split("x"))
+    wr = tuple(int(v) for v in args.width_range.split("-"))
+
+    # 1. data
+    train_dir, test_dir = work / "synth-train", work / "synth-test"
+    if not (train_dir / "train.csv").is_file():
+        log.info("generating %d synthetic training whales", args.whales)
+        generate_dataset(train_dir, whales=args.whales, train_per_whale=(1, 6), test_per_whale=0,
+                         seed=TRAIN_SEED, width_range=wr)
+    if not (test_dir / "test_labels.csv").is_file():
+        log.info("generating the synthetic test set")
+        generate_dataset(test_dir, whales=args.test_whales, train_per_whale=(1, 4), test_per_whale=1,
+                         unknown_whales=args.test_unknown, seed=TEST_SEED, width_range=wr)
+    base = TrainConfig(height=h, width=w, resize=args.resize, weights=str(WEIGHTS), views=args.views,
+                       epochs=args.epochs, margin=args.margin, min_photos=1, val_fraction=0.15,
+                       max_unlabelled=args.unlabelled, seed=0)
+    train, val = load_training_data(base, train_dir / "train.csv", train_dir / "train", REAL)
+    summary = data_summary(train, val)
+    log.info("data: %s", summary)
+
+    # 2. features once, 3. the top twice (same features, same budget)
+    runs: dict[str, Any] = {}
+    for mining in ("batch-hard", "random"):
+        cfg = replace(base, mining=mining)
+        t0 = time.perf_counter()
+        res = fit(cfg, train, val, work / f"run-{mining}", cache_dir=cache, verbose=2)
+        runs[mining] = {"cfg": cfg, "result": res, "wall_seconds": time.perf_counter() - t0}
+        (work / f"run-{mining}" / "data.json").write_text(json.dumps(summary, indent=2) + "\n")
+        log.info("%s: %.1f s/epoch (median), features %.0f s, validation %s", mining,
+                 float(np.median(res.seconds_per_epoch)), res.feature_seconds, res.validation)
+
+    # 4. score both on the unseen synthetic test set (cached Keras features of its photos)
+    gal = read_catalogue(test_dir / "train.csv", test_dir / "train")
+    qry = read_catalogue(test_dir / "test_labels.csv", test_dir / "test")
+    q_paths, q_truth = qry.paths + qry.unknown, qry.ids + ["new_whale"] * len(qry.unknown)
+    wm = build_whale_model(base)
+    prep = base.preprocessing()
+    gf = cached_features(wm.extractor, ViewLoader(gal.paths, prep), 1, weights=base.weights,
+                         layer=base.cache_layer, cache_dir=cache)[:, 0].astype(np.float32)
+    qf = cached_features(wm.extractor, ViewLoader(q_paths, prep), 1, weights=base.weights,
+                         layer=base.cache_layer, cache_dir=cache)[:, 0].astype(np.float32)
+    comparison: dict[str, Any] = {}
+    for mining, r in runs.items():
+        wm.embedder.load_weights(str(work / f"run-{mining}" / "embedder.weights.h5"))
+        ge = np.asarray(wm.top.predict(gf, verbose=0))
+        qe = np.asarray(wm.top.predict(qf, verbose=0))
+        thr = float(r["result"].validation.get("new_whale_threshold", 0.5))
+        s, _, _, _ = evaluate(qe, ge, q_truth, gal.ids, thr)
+        comparison[mining] = {"map5": s["map5"], "threshold": thr, "top1_known": s["top1_known"],
+                              "top5_known": s["top5_known"],
+                              "map5_at_best_threshold": s["map5_at_best_threshold"],
+                              "distances": s["distances"],
+                              "seconds_per_epoch_cached": float(np.median(r["result"].seconds_per_epoch)),
+                              "final_loss": r["result"].history["loss"][-1]}
+        log.info("test set, %s mining: %s", mining, comparison[mining])
+    untrained = score(rank_whales(qf.reshape(len(qf), -1) / np.linalg.norm(qf.reshape(len(qf), -1), axis=1,
+                                                                         keepdims=True),
+                                  gf.reshape(len(gf), -1) / np.linalg.norm(gf.reshape(len(gf), -1), axis=1,
+                                                                         keepdims=True), gal.ids),
+                      q_truth, 0.5)
+    best = max(comparison, key=lambda k: comparison[k]["map5"])
+    log.info("shipping the %s model", best)
+
+    # 5. export (fp32 for reference, fp16 shipped), evaluate through ONNX Runtime and the app's loader
+    real_parity = sorted(REAL.glob("*.jpg"))[-8:]
+    from training.evaluate import embed_paths
+    from whalegui.core.embedder import Embedder
+
+    onnx_eval: dict[str, Any] = {}
+    targets = {"fp16": args.out} if args.skip_fp32_eval else {"fp32": work / "whale-vgg16-fp32.onnx",
+                                                              "fp16": args.out}
+    for kind, path in targets.items():
+        export_run(work / f"run-{best}", path, name="whale-vgg16",
+                   compress="fp16" if kind == "fp16" else "none", real_photos=real_parity)
+        emb = Embedder(path, device="cpu")
+        ge = embed_paths(emb, gal.paths, label=f"{kind} gallery")
+        qe = embed_paths(emb, q_paths, label=f"{kind} queries")
+        s, listing, _, _ = evaluate(qe, ge, q_truth, gal.ids, emb.card.new_whale_threshold)
+        onnx_eval[kind] = s
+        (work / f"queries-{kind}.txt").write_text("\n".join(listing) + "\n")
+        log.info("ONNX %s on the test set: MAP@5 %.4f", kind, s["map5"])
+
+    card_path = card_path_for(args.out)
+    card = ModelCard.load(card_path)
+    study = json.loads(args.study.read_text()) if args.study and args.study.is_file() else None
+    fin = onnx_eval["fp16"]
+    training = dict(card.training)
+    training.update({
+        "recipe": "python -m training.recipes.default_model --work WORK "
+                  + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in (
+                      ("size", args.size), ("whales", args.whales), ("unlabelled", args.unlabelled),
+                      ("views", args.views), ("epochs", args.epochs), ("margin", args.margin))),
+        "trained_on": (
+            f"{summary['train_photos']} synthetic fluke photos of {summary['train_whales']} synthetic "
+            f"individuals (training/synthetic.py, seed {TRAIN_SEED}) plus {summary['unlabelled_photos']} "
+            "real unlabelled fluke photos (Kaggle Humpback Whale Identification 'new_whale' images), "
+            "each paired with an augmented copy of itself; validation on "
+            f"{summary['val_whales']} held-out synthetic individuals. No labelled real photos: "
+            "accuracy on real whales is unmeasured."),
+        "backbone_weights": "ImageNet VGG16 (frozen), features cached per photo and view",
+        "mining": best,
+        "mining_comparison_on_synthetic_test": _round(comparison),
+    })
+    metrics = {
+        "test_set": (f"synthetic, seed {TEST_SEED}, never seen in training: {len(gal)} gallery photos "
+                     f"of {len(set(gal.ids))} whales; {len(q_paths)} queries of which {len(qry.unknown)} "
+                     "unknown (new_whale)"),
+        "map5": fin["map5"], "map5_all_new_whale_baseline": fin["map5_all_new_whale"],
+        "top1_known": fin["top1_known"], "top5_known": fin["top5_known"],
+        "new_whale_threshold": card.new_whale_threshold,
+        "distances": fin["distances"],
+        "map5_fp32_weights": onnx_eval.get("fp32", {}).get("map5"),
+        "map5_untrained_imagenet_features": untrained["map5"],
+        "input_size": f"{h}x{w} {args.resize}",
+    }
+    if study:
+        metrics["input_size_study"] = study
+    card = replace(card, training=_round(training), metrics=_round(metrics), credits=(VGG16_CREDIT,))
+    card.save(card_path)
+    report = {"data": summary, "comparison": comparison, "onnx": onnx_eval, "untrained": untrained,
+              "wall_seconds": time.perf_counter() - t_start}
+    (work / "report.json").write_text(json.dumps(_round(report), indent=2, default=str) + "\n")
+    log.info("done in %.0f s: %s MAP@5 %.4f (baseline %.4f); card %s", report["wall_seconds"], args.out,
+             fin["map5"], fin["map5_all_new_whale"], card_path)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
