@@ -138,7 +138,7 @@ def save_histogram(pos: np.ndarray, neg: np.ndarray, path: Path, threshold: floa
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4))
-    bins = np.linspace(0, max(1.0, float(np.max(np.concatenate([pos, neg, [1.0]])))), 50)
+    bins = np.linspace(0, max(1.0, float(np.max(np.concatenate([pos, neg, [1.0]])))), 50).tolist()
     ax.hist(neg, bins=bins, alpha=0.6, density=True, label=f"different whale (n={neg.size})")
     ax.hist(pos, bins=bins, alpha=0.6, density=True, label=f"same whale (n={pos.size})")
     if threshold is not None:

@@ -103,7 +103,7 @@ def cached_features(extractor: Any, loader: ViewLoader, views: int, *, weights: 
     path = Path(cache_dir) / f"features-{key}.npy"
     if path.is_file():
         log.info("reusing cached features %s", path)
-        return np.load(path)
+        return np.asarray(np.load(path))
     feats = extract_features(extractor, loader, views, batch_size=batch_size, progress=progress)
     Path(cache_dir).mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp.npy")

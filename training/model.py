@@ -84,7 +84,7 @@ def build_embedder(cfg: TrainConfig) -> keras.Model:
     return build_whale_model(cfg).embedder
 
 
-class TripletTrainer(keras.Model):
+class TripletTrainer(keras.Model):  # type: ignore[misc]
     """Trains ``net`` with a triplet loss.
 
     ``mode="triplet"``: batches are ``((anchor, positive, negative), ignored)`` and the same ``net`` embeds

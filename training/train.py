@@ -163,12 +163,12 @@ def fit(cfg: TrainConfig, train: Catalogue, val: Catalogue, run_dir: str | Path,
 
         def fetch(samples: Sequence[tuple[int, int]]) -> np.ndarray:
             idx = np.asarray(samples)
-            return feats[idx[:, 0], idx[:, 1]].astype(np.float32)
+            return np.asarray(feats[idx[:, 0], idx[:, 1]], dtype=np.float32)
 
         def val_fetch(samples: Sequence[tuple[int, int]]) -> np.ndarray:
             assert val_feats is not None
             idx = np.asarray(samples)
-            return val_feats[idx[:, 0], idx[:, 1]].astype(np.float32)
+            return np.asarray(val_feats[idx[:, 0], idx[:, 1]], dtype=np.float32)
     else:
         net = wm.embedder
         views = max(cfg.views, 2)  # view 0 = the photo, others = fresh augmentations
