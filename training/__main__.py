@@ -34,12 +34,13 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     args = build_parser(argv).parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(message)s")
     from whalegui.core.errors import WhaleguiError
+    from whalegui.core.logsetup import console_logging
 
     module = importlib.import_module(COMMANDS[args.command][0])
     try:
-        return int(module.run(args))
+        with console_logging(logging.DEBUG if args.verbose else logging.INFO, "%(message)s"):
+            return int(module.run(args))
     except WhaleguiError as exc:
         print(f"whale-train {args.command}: error: {exc}", file=sys.stderr)
         return 1

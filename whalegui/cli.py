@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from whalegui.core.errors import CatalogueError, ModelError, WhaleguiError
+from whalegui.core.logsetup import console_logging
 
 log = logging.getLogger(__name__)
 
@@ -88,8 +89,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
     except SystemExit as exc:  # argparse has printed the usage error (or the help)
         return int(exc.code) if isinstance(exc.code, int) else 2
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="whalegui: %(message)s", stream=sys.stderr, force=True)
+    with console_logging(logging.INFO if args.verbose else logging.WARNING, "whalegui: %(message)s"):
+        return _run(parser, args)
+
+
+def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if args.gallery is None:
         args.gallery = default_gallery()
     handler = _COMMANDS[args.command]
