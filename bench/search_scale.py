@@ -8,9 +8,12 @@ ef_construction, ef; at 1M ef_construction 100 to keep the build reasonable on 2
 ``num_threads=2``; queries run one at a time on one thread, as
 ``Gallery.identify`` does. Exact search: one matrix-vector product over all vectors + argpartition.
 
-Reported per size: build time, index size on disk and RSS growth, recall@10 over all queries (against exact
-top-10), single-query latency of both and their paired ratio; and an ef sweep. Bar (1M): recall@10 >= 0.98
-and HNSW at least 50x faster than exact.
+Reported per size: build time, index size on disk and RSS growth, recall@10 over all queries against the
+exact top-10, and split out the recall of the true neighbours that are photos of the query's own whale
+(cosine distance < 0.5): a whale with fewer than ten photos fills its exact top-10 with far points at
+nearly tied distances, which no identification needs. Then single-query latency of exact and HNSW and
+their paired ratio, at the app's ef and at the smallest swept ef reaching recall@10 0.98; an ef sweep.
+Bar (1M): recall@10 >= 0.98 and HNSW at least 50x faster than exact.
 """
 
 from __future__ import annotations
@@ -26,6 +29,9 @@ import numpy as np
 from bench.common import Result, collect, mib, model_dim, rss_bytes, time_once
 
 RECALL_BAR = 0.98
+#: True neighbours nearer than this cosine distance count as "photos of the same whale" (within-whale
+#: distances in this data are about 0.2-0.35, between whales about 1).
+SAME_WHALE_DISTANCE = 0.5
 #: ef_construction for the 1M build: the app's 200 would roughly double an already long build on 2 cores.
 BIG_EF_CONSTRUCTION = 100
 SPEED_BAR = 50.0
@@ -86,6 +92,9 @@ def bench_size(n: int, dim: int, n_queries: int, latency_queries: int, sweep: tu
     data, centres = clustered_vectors(n, dim, seed=1)
     queries, _ = clustered_vectors(n_queries, dim, seed=2, centres=centres)
     truth = exact_topk(data, queries)
+    # True neighbours that are photos of the same whale (cosine distance < 0.5) vs the "filler" that
+    # completes the top-10 of a whale with fewer than ten photos: far points at nearly tied distances.
+    close = np.einsum("qd,qkd->qk", queries, data[truth]) > 1.0 - SAME_WHALE_DISTANCE
 
     collect()
     rss0 = rss_bytes()
@@ -101,22 +110,30 @@ def bench_size(n: int, dim: int, n_queries: int, latency_queries: int, sweep: tu
         index_bytes = p.stat().st_size
     log.append(f"  {n:,} vectors: build {build_s:.1f} s (M={m}, ef_construction={ef_c}, 2 threads)")
 
-    def recall_at(ef_value: int) -> float:
+    def recalls_at(ef_value: int) -> tuple[float, float]:
+        """(recall@10, recall of the same-whale true neighbours) at this ef."""
         hnsw.set_ef(max(ef_value, K))
         labels, _ = hnsw.knn_query(queries, k=K, num_threads=2)
-        hits = sum(len(set(a) & set(b)) for a, b in zip(labels.tolist(), truth.tolist(), strict=True))
-        return hits / (len(queries) * K)
+        hit = np.array([[t in set(found) for t in want]
+                        for found, want in zip(labels.tolist(), truth.tolist(), strict=True)])
+        return float(hit.mean()), float(hit[close].mean()) if close.any() else 1.0
 
     lq = queries[:latency_queries]
     sweep_rows = []
     for e in sorted(set(sweep) | {ef}):
         hnsw.set_ef(e)
         t = time_once(lambda: [hnsw.knn_query(q[None], k=K, num_threads=1) for q in lq])
-        sweep_rows.append({"ef": e, "recall_at_10": round(recall_at(e), 4),
+        strict, same = recalls_at(e)
+        sweep_rows.append({"ef": e, "recall_at_10": round(strict, 4), "recall_same_whale": round(same, 4),
                            "ms_per_query": round(t / len(lq) * 1e3, 3)})
     recall = next(r["recall_at_10"] for r in sweep_rows if r["ef"] == ef)
+    recall_same = next(r["recall_same_whale"] for r in sweep_rows if r["ef"] == ef)
     good = [r for r in sweep_rows if r["recall_at_10"] >= RECALL_BAR]
-    ef_min = int(good[0]["ef"]) if good else ef  # the smallest ef meeting the recall bar
+    # The smallest swept ef meeting the recall bar; failing that, the smallest finding the same-whale
+    # neighbours as well (recall of those >= the bar).
+    same = [r for r in sweep_rows if r["recall_same_whale"] >= RECALL_BAR]
+    ef_min = int(good[0]["ef"]) if good else int(same[0]["ef"]) if same else ef
+    ef_min_basis = "recall@10" if good else "same-whale recall"
 
     # Paired latency: blocks of the same queries through exact, HNSW at the app's ef and HNSW at ef_min,
     # in rotating order, one query at a time on one thread.
@@ -143,12 +160,16 @@ def bench_size(n: int, dim: int, n_queries: int, latency_queries: int, sweep: tu
     return {
         "n": n, "dim": dim, "M": m, "ef_construction": ef_c, "ef": ef, "build_s": round(build_s, 1),
         "build_threads": 2, "index_file_bytes": index_bytes, "rss_delta_bytes": rss_delta,
-        "data_bytes": data.nbytes, "recall_at_10": recall, "queries_recall": n_queries,
+        "data_bytes": data.nbytes, "recall_at_10": recall, "recall_same_whale": recall_same,
+        "same_whale_fraction_of_top10": float(close.mean()), "queries_recall": n_queries,
         "queries_latency": latency_queries,
         "exact_ms_median": float(np.median(times["exact"])), "hnsw_ms_median": float(np.median(times["app"])),
         "ratio_median": float(np.median(ratios)), "ratio_min": float(min(ratios)),
         "ratio_max": float(max(ratios)),
-        "ef_min": ef_min, "recall_at_10_ef_min": float(next(r["recall_at_10"] for r in sweep_rows
+        "ef_min": ef_min, "ef_min_basis": ef_min_basis,
+        "recall_same_whale_ef_min": float(next(r["recall_same_whale"] for r in sweep_rows
+                                               if r["ef"] == ef_min)),
+        "recall_at_10_ef_min": float(next(r["recall_at_10"] for r in sweep_rows
                                                            if r["ef"] == ef_min)),
         "hnsw_ms_median_ef_min": float(np.median(times["min"])),
         "ratio_median_ef_min": float(np.median(ratios_min)), "ratio_min_ef_min": float(min(ratios_min)),
@@ -175,6 +196,11 @@ def run(quick: bool, log: list[str] | None = None) -> list[Result]:
             "4 search", f"{label}: recall@10 (ef={d['ef']})", f"{d['recall_at_10']:.4f}",
             f">= {RECALL_BAR}" if at_bar else "", (d["recall_at_10"] >= RECALL_BAR) if at_bar else None))
         results.append(Result(
+            "4 search", f"{label}:   recall of the same-whale neighbours "
+                        f"({d['same_whale_fraction_of_top10']:.0%} of the true top-10; distance < "
+                        f"{SAME_WHALE_DISTANCE})",
+            f"{d['recall_same_whale']:.4f}"))
+        results.append(Result(
             "4 search", f"{label}: query exact vs HNSW (1 thread)",
             f"{d['exact_ms_median']:.1f} ms vs {d['hnsw_ms_median']:.3f} ms = "
             f"{d['ratio_median']:.0f}x ({d['ratio_min']:.0f}..{d['ratio_max']:.0f})",
@@ -182,14 +208,17 @@ def run(quick: bool, log: list[str] | None = None) -> list[Result]:
         if d["ef_min"] != d["ef"]:
             both = d["recall_at_10_ef_min"] >= RECALL_BAR and d["ratio_median_ef_min"] >= SPEED_BAR
             results.append(Result(
-                "4 search", f"{label}: at ef={d['ef_min']} (smallest swept ef with recall >= {RECALL_BAR})",
-                f"recall {d['recall_at_10_ef_min']:.4f}; {d['exact_ms_median']:.1f} ms vs "
+                "4 search", f"{label}: at ef={d['ef_min']} (smallest swept ef with {d['ef_min_basis']} >= "
+                            f"{RECALL_BAR})",
+                f"recall@10 {d['recall_at_10_ef_min']:.4f}, same-whale {d['recall_same_whale_ef_min']:.4f}; "
+                f"{d['exact_ms_median']:.1f} ms vs "
                 f"{d['hnsw_ms_median_ef_min']:.3f} ms = {d['ratio_median_ef_min']:.0f}x "
                 f"({d['ratio_min_ef_min']:.0f}..{d['ratio_max_ef_min']:.0f})",
                 "both" if at_bar else "", both if at_bar else None))
-        sweep = ", ".join(f"ef {r['ef']}: {r['recall_at_10']:.3f} / {r['ms_per_query']:.2f} ms"
-                          for r in d["ef_sweep"])
-        results.append(Result("4 search", f"{label}: ef sweep (recall@10 / ms per query)", sweep))
+        sweep = ", ".join(f"ef {r['ef']}: {r['recall_at_10']:.3f} / {r['recall_same_whale']:.3f} / "
+                          f"{r['ms_per_query']:.2f} ms" for r in d["ef_sweep"])
+        results.append(Result("4 search", f"{label}: ef sweep (recall@10 / same-whale recall / ms per query)",
+                              sweep))
     if quick:
         results.append(Result("4 search", "1M vectors", "-", f"recall >= {RECALL_BAR}, >= {SPEED_BAR:.0f}x",
                               None, "full run only (bench/run.py without --quick)"))
