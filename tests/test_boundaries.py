@@ -31,7 +31,8 @@ def test_core_and_cli_import_neither_qt_nor_tensorflow(module: str) -> None:
 
 
 def test_the_app_never_imports_tensorflow_or_training() -> None:
-    top = _top_level(_modules_after_import("whalegui.__main__", "whalegui.gui.app", "whalegui.gui.main_window"))
+    modules = _modules_after_import("whalegui.__main__", "whalegui.gui.app", "whalegui.gui.main_window")
+    top = _top_level(modules)
     assert "PySide6" in top  # the check is real: the GUI modules did load
     assert "tensorflow" not in top
     assert "keras" not in top

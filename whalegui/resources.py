@@ -12,7 +12,7 @@ DEFAULT_MODEL_NAME = "whale-vgg16"
 
 
 def resource_root() -> Path:
-    """The ``resources`` folder: beside the package in a source checkout, ``whalegui/_resources`` when installed."""
+    """The ``resources`` folder: in a source checkout beside the package, else ``whalegui/_resources``."""
     package = Path(__file__).resolve().parent
     source_tree = package.parent / "resources"
     if source_tree.is_dir() and (package.parent / "pyproject.toml").is_file():
