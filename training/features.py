@@ -27,6 +27,12 @@ log = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]
 
 
+def decode_size(prep: Preprocessing) -> tuple[int, int]:
+    """Decode photos at about twice the model's input (enough for augmentation's zoom; large JPEGs are
+    drafted at 1/2-1/8 scale, much faster). Training and evaluation both decode at this size."""
+    return (2 * prep.width, 2 * prep.height)
+
+
 class ViewLoader:
     """Photo ``i``, view ``v`` -> the model's input tensor, through the project's one loader.
 
@@ -44,8 +50,7 @@ class ViewLoader:
         self._rng = np.random.default_rng(seed)
 
     def views(self, i: int, views: Sequence[int]) -> list[np.ndarray]:
-        # decode at about twice the model's size: enough for zoom, much faster for large JPEGs
-        image = load_photo(self.paths[i], min_size=(2 * self.prep.width, 2 * self.prep.height)).image
+        image = load_photo(self.paths[i], min_size=decode_size(self.prep)).image
         out = []
         for v in views:
             im = image

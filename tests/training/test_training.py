@@ -203,21 +203,7 @@ def test_export_parity_and_the_app_embedder_reads_the_card(synth: Path, tmp_path
     np.testing.assert_allclose(via_images, emb.embed(batch), atol=1e-6)  # one preprocessing for both
 
 
-def test_fp16_export_halves_the_weights_and_keeps_the_embeddings(tmp_path: Path) -> None:
-    from training.export import export_onnx
-    from training.model import build_embedder
-
-    m = build_embedder(TINY)
-    card = export_onnx(m, TINY, tmp_path / "b.onnx", compress="fp16")
-    fp32_bytes = 4 * m.count_params()
-    assert (tmp_path / "b.onnx").stat().st_size < 0.6 * fp32_bytes
-    parity = card.training["export"]["parity"]
-    assert parity["fp32"]["random"]["max_abs_diff"] < 1e-4
-    assert parity["fp16_weights"]["random"]["min_cosine"] > 0.999
-    assert card.training["export"]["weights_storage"] == "float16"
-
-
-def test_end_to_end_synth_fit_export_evaluate_beats_all_new_whale(synth: Path, tmp_path: Path) -> None:
+def test_end_to_end_synth_fit_export_fp16_evaluate_beats_all_new_whale(synth: Path, tmp_path: Path) -> None:
     from training.__main__ import main
 
     run, model, report = tmp_path / "run", tmp_path / "model.onnx", tmp_path / "report"
@@ -226,7 +212,14 @@ def test_end_to_end_synth_fit_export_evaluate_beats_all_new_whale(synth: Path, t
                "--embedding-dim", "16", "--batch-size", "8", "--whales-per-batch", "4", "--min-photos", "1",
                "--val-fraction", "0", "--learning-rate", "0.003"])
     assert rc == 0 and (run / "logs").is_dir()  # TensorBoard logs
-    assert main(["export", "--run", str(run), "--out", str(model)]) == 0
+    real = sorted((synth / "test").iterdir())[:2]
+    assert main(["export", "--run", str(run), "--out", str(model), "--compress", "fp16",
+                 "--real", *map(str, real)]) == 0
+    card = json.loads(model.with_suffix(".json").read_text())
+    parity = card["training"]["export"]["parity"]
+    assert parity["fp32"]["random"]["max_abs_diff"] < 1e-4 and parity["fp32"]["real"]["max_abs_diff"] < 1e-4
+    assert parity["fp16_weights"]["real"]["min_cosine"] > 0.999
+    assert model.stat().st_size < 0.6 * 4 * 14_714_688  # float16: about half VGG16's float32 weights
     rc = main(["evaluate", "--model", str(model), "--gallery-csv", str(synth / "train.csv"),
                "--query-csv", str(synth / "test_labels.csv"), "--images", str(synth / "train"),
                "--query-images", str(synth / "test"), "--report", str(report)])
