@@ -171,6 +171,7 @@ def _catalogue(synth: Path):  # type: ignore[no-untyped-def]
     return cat, cat.subset([])
 
 
+@pytest.mark.slow
 def test_cached_and_full_training_follow_the_same_loss_trend(synth: Path, tmp_path: Path) -> None:
     from training.train import fit
 
@@ -185,6 +186,7 @@ def test_cached_and_full_training_follow_the_same_loss_trend(synth: Path, tmp_pa
     assert (tmp_path / "cached" / "embedder.weights.h5").is_file()
 
 
+@pytest.mark.slow
 def test_export_parity_and_the_app_embedder_reads_the_card(synth: Path, tmp_path: Path) -> None:
     from training.export import export_onnx
     from training.model import build_embedder
@@ -203,6 +205,7 @@ def test_export_parity_and_the_app_embedder_reads_the_card(synth: Path, tmp_path
     np.testing.assert_allclose(via_images, emb.embed(batch), atol=1e-6)  # one preprocessing for both
 
 
+@pytest.mark.slow
 def test_end_to_end_synth_fit_export_fp16_evaluate_beats_all_new_whale(synth: Path, tmp_path: Path) -> None:
     from training.__main__ import main
 
