@@ -50,8 +50,8 @@ log = logging.getLogger("default_model")
 
 
 def _round(obj: Any) -> Any:
-    if isinstance(obj, float):
-        return round(obj, 4)
+    if isinstance(obj, float):  # 4 significant digits: keeps parity figures like 1.6e-07
+        return float(f"{obj:.4g}")
     if isinstance(obj, dict):
         return {k: _round(v) for k, v in obj.items()}
     if isinstance(obj, list):
