@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
 
     pre = args.work / "q-pre.onnx"
     out = args.work / "whale-vgg16-int8.onnx"
-    quant_pre_process(str(args.fp32), str(pre))
+    quant_pre_process(str(args.fp32), str(pre), skip_symbolic_shape=True)
     quantize_static(str(pre), str(out), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
                     activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
     from dataclasses import replace
