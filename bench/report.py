@@ -3,7 +3,8 @@
     python bench/report.py OUT.md RUN.json [MORE.json ...]
 
 Later files replace earlier ones benchmark by benchmark (so a full run can be completed by re-running some
-benchmarks with ``--only``). The method of each benchmark is its module's docstring.
+benchmarks with ``--only``). The method of each benchmark is its module's docstring. A hand-written
+``## Findings`` section already in OUT is kept.
 """
 
 from __future__ import annotations
@@ -48,6 +49,18 @@ def table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(out)
 
 
+def kept_findings(path: Path) -> list[str]:
+    """The hand-written ``## Findings`` section of an existing report, carried over to the new one."""
+    if not path.is_file():
+        return []
+    text = path.read_text(encoding="utf-8")
+    start = text.find("## Findings")
+    if start < 0:
+        return []
+    end = text.find("\n## ", start + 1)
+    return [text[start:end if end >= 0 else len(text)].rstrip(), ""]
+
+
 def main(argv: list[str]) -> int:
     out, inputs = argv[0], argv[1:]
     by_bench, runs = merge(inputs)
@@ -83,6 +96,7 @@ def main(argv: list[str]) -> int:
     missed = [r for r in all_rows if r["verdict"] == "NOT met"]
     which = "; ".join(f"{r['bench']}: {r['name'].strip()}" for r in missed)
     lines += [f"Bars met: {len(met)}; missed: {len(missed)}" + (f" ({which})" if missed else "") + ".", ""]
+    lines += kept_findings(Path(out))
     lines += ["## How each was measured, and how to reproduce it", ""]
     for b in ORDER:
         mod = importlib.import_module(f"bench.{MODULES[b]}")
