@@ -193,15 +193,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def embed_paths(embedder: Any, paths: Sequence[Path], batch: int = 16, label: str = "photos") -> np.ndarray:
-    from training.features import decode_size
-    from whalegui.core.images import load_photo
+    from whalegui.core.images import load_photo, model_decode_size
 
     prep = embedder.card.preprocessing
     out = []
     total = len(paths)
     for start in range(0, total, batch):
         chunk = paths[start:start + batch]
-        images = [load_photo(p, min_size=decode_size(prep)).image for p in chunk]
+        images = [load_photo(p, min_size=model_decode_size(prep)).image for p in chunk]
         out.append(embedder.embed_images(images, batch_size=batch))
         print(f"\rembedding {label}: {min(total, start + batch)}/{total}", end="", flush=True)
     print()

@@ -19,18 +19,12 @@ from typing import Any
 import numpy as np
 
 from training.augment import AugmentConfig, augment
-from whalegui.core.images import load_photo, to_model_input
+from whalegui.core.images import load_photo, model_decode_size, to_model_input
 from whalegui.core.model_card import Preprocessing
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
-
-
-def decode_size(prep: Preprocessing) -> tuple[int, int]:
-    """Decode photos at about twice the model's input (enough for augmentation's zoom; large JPEGs are
-    drafted at 1/2-1/8 scale, much faster). Training and evaluation both decode at this size."""
-    return (2 * prep.width, 2 * prep.height)
 
 
 class ViewLoader:
@@ -50,7 +44,7 @@ class ViewLoader:
         self._rng = np.random.default_rng(seed)
 
     def views(self, i: int, views: Sequence[int]) -> list[np.ndarray]:
-        image = load_photo(self.paths[i], min_size=decode_size(self.prep)).image
+        image = load_photo(self.paths[i], min_size=model_decode_size(self.prep)).image
         out = []
         for v in views:
             im = image

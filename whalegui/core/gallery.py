@@ -49,7 +49,7 @@ from whalegui.core.errors import (
     WhaleNotFoundError,
 )
 from whalegui.core.identify import PhotoHit, is_new_whale, rank_by_whale
-from whalegui.core.images import PhotoMeta, find_photos, load_photo, read_metadata
+from whalegui.core.images import PhotoMeta, find_photos, load_photo, model_decode_size, read_metadata
 from whalegui.core.index import PhotoIndex, StaleIndexError, remove_index_files, stamp_path
 
 log = logging.getLogger(__name__)
@@ -850,11 +850,10 @@ class Gallery:
     # ------------------------------------------------------------------ internals: storing photos
 
     def _model_size(self) -> tuple[int, int]:
-        """Decode photos at least this big: the model's input, and the thumbnails."""
+        """Decode photos at the size the model's input is made from (the same as in training)."""
         if self.embedder is None:
             return (THUMB_SIZE, THUMB_SIZE)
-        p = self.embedder.card.preprocessing
-        return (max(p.width, THUMB_SIZE), max(p.height, THUMB_SIZE))
+        return model_decode_size(self.embedder.card.preprocessing)
 
     def _prepare(self, paths: list[str | Path]) -> list[_Prepared]:
         """Read, hash, decode and embed photos; raise on the first unreadable or catalogued one."""

@@ -171,9 +171,19 @@ def fit_image(image: Image.Image, prep: Preprocessing) -> Image.Image:
     return image.resize((nw, nh), _RESAMPLE).crop((left, top, left + tw, top + th))
 
 
+def model_decode_size(prep: Preprocessing) -> tuple[int, int]:
+    """The (width, height) photos are decoded at on their way to the model: twice its input.
+
+    Large JPEGs are drafted down to about this size (fast), leaving room for the resize's anti-aliasing and
+    training's zoom augmentation. Training, evaluation, the gallery and the CLI all decode at this size, so
+    a photo becomes the same tensor everywhere.
+    """
+    return (2 * prep.width, 2 * prep.height)
+
+
 def load_model_input(path: str | Path, prep: Preprocessing) -> np.ndarray:
     """Load a photo at reduced scale where possible and make it the model's input."""
-    photo = load_photo(path, min_size=(prep.width, prep.height))
+    photo = load_photo(path, min_size=model_decode_size(prep))
     return to_model_input(photo.image, prep)
 
 
