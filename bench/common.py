@@ -49,7 +49,7 @@ class Result:
     @property
     def verdict(self) -> str:
         if self.skipped:
-            return "skipped"
+            return "FAILED" if self.skipped.startswith("error:") else "skipped"
         if self.met is None:
             return "-"
         return "met" if self.met else "NOT met"
