@@ -27,6 +27,7 @@ ORDER = ("embedding", "decode", "identify", "search", "import", "training", "app
 
 
 def merge(paths: list[str]) -> tuple[dict[str, list[dict[str, Any]]], list[dict[str, Any]]]:
+    """Rows by benchmark (the last file holding a benchmark wins; each row remembers its run)."""
     by_bench: dict[str, list[dict[str, Any]]] = {}
     runs = []
     for p in paths:
@@ -34,6 +35,7 @@ def merge(paths: list[str]) -> tuple[dict[str, list[dict[str, Any]]], list[dict[
         runs.append(data)
         fresh: dict[str, list[dict[str, Any]]] = {}
         for r in data["results"]:
+            r["run_load"] = data["machine"]["load_avg"][0]
             fresh.setdefault(PREFIX.get(r["bench"], r["bench"]), []).append(r)
         by_bench.update(fresh)
     return by_bench, runs
@@ -79,7 +81,7 @@ def main(argv: list[str]) -> int:
         "",
         f"- CPU: {m['cpu']} (`/proc/cpuinfo`), {m['usable_cores']} cores usable, {m['ram_gib']} GiB RAM, "
         f"{m['os']}",
-        "- Load average when the runs started: "
+        "- Load average when each run started (runs 1..n in the order given to report.py): "
         + ", ".join(f"{r['machine']['load_avg'][0]:.1f}" for r in runs)
         + " (the 2 cores were shared with other work: absolute times are pessimistic, ratios are paired)",
         "- GPU: " + ("ONNX Runtime CUDA provider working" if any(r.get("cuda") for r in runs)
@@ -102,8 +104,12 @@ def main(argv: list[str]) -> int:
         mod = importlib.import_module(f"bench.{MODULES[b]}")
         doc = (mod.__doc__ or "").strip()
         title, _, body = doc.partition("\n")
+        rows = by_bench.get(b, [])
+        load = f" Measured with a load average of {rows[0]['run_load']:.1f} at its run's start." \
+            if rows else ""
         lines += [f"### {title.removeprefix('Benchmark ')}", "", body.strip(), "",
-                  f"Reproduce: `python bench/run.py --only {b}` (add `--quick` for the small version).", ""]
+                  f"Reproduce: `python bench/run.py --only {b}` (add `--quick` for the small version).{load}",
+                  ""]
         for r in by_bench.get(b, []):
             d = r.get("details") or {}
             keep = {k: (round(val, 4) if isinstance(val, float) else val) for k, val in d.items()
