@@ -193,6 +193,10 @@ class ScreenshotDriver:
             current = c.current_entry()
             if current is None or not current.reviewable:
                 return
+            if self.state == "review":  # show a confident match: the entry nearest to a catalogued whale
+                best = min((e for e in c.entries if e.reviewable and e.identification.candidates),
+                           key=lambda e: e.identification.candidates[0].distance, default=current)
+                c.set_current_row(c.row_of(best))
             if self.state == "enroll":
                 w.new_whale()
             self.done = True
