@@ -51,6 +51,7 @@ from whalegui.core.errors import (
 from whalegui.core.identify import PhotoHit, is_new_whale, rank_by_whale
 from whalegui.core.images import PhotoMeta, find_photos, load_photo, model_decode_size, read_metadata
 from whalegui.core.index import PhotoIndex, StaleIndexError, remove_index_files, stamp_path
+from whalegui.core.model_card import file_sha256
 
 log = logging.getLogger(__name__)
 
@@ -861,14 +862,8 @@ class Gallery:
         prepared: list[_Prepared] = []
         seen: set[str] = set()
         for p in map(Path, paths):
-            try:
+            with _reading(p):
                 data = p.read_bytes()
-            except FileNotFoundError as exc:
-                raise PhotoError(p, "file not found") from exc
-            except IsADirectoryError as exc:
-                raise PhotoError(p, "is a folder, not a photo") from exc
-            except OSError as exc:
-                raise PhotoError(p, f"cannot read the file ({exc.strerror or exc})") from exc
             sha = hashlib.sha256(data).hexdigest()
             existing = self.find_photo_by_sha(sha)
             if existing is not None:
@@ -1234,12 +1229,15 @@ def _write_atomic(target: Path, data: bytes) -> None:
 
 
 def _file_sha256(path: Path) -> str:
+    with _reading(path):
+        return file_sha256(path)
+
+
+@contextlib.contextmanager
+def _reading(path: Path) -> Iterator[None]:
+    """Turn the operating system's errors while reading a photo file into a PhotoError naming it."""
     try:
-        digest = hashlib.sha256()
-        with open(path, "rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                digest.update(chunk)
-        return digest.hexdigest()
+        yield
     except FileNotFoundError as exc:
         raise PhotoError(path, "file not found") from exc
     except IsADirectoryError as exc:
