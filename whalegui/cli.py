@@ -264,7 +264,8 @@ def _cmd_check(args: argparse.Namespace) -> int:
         # without a model (its embeddings are then verified for shape, not recomputed).
         with Gallery.open(args.gallery, None, readonly=True) as gallery:
             if gallery.model_fingerprint not in (None, "", embedder.fingerprint):
-                log.info("the gallery was embedded by another model than the bundled one; checking without it")
+                log.info("the gallery was embedded by another model than the bundled one; "
+                         "checking without it")
                 embedder = None
     with Gallery.open(args.gallery, embedder, readonly=not args.repair, allow_model_mismatch=True) as gallery:
         report = gallery.check(repair=args.repair)

@@ -97,7 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     work.mkdir(parents=True, exist_ok=True)
     cache = work / "feature-cache"
     h, w = (int(v) for v in args.size.split("x"))
-    wr = tuple(int(v) for v in args.width_range.split("-"))
+    low, high = (int(v) for v in args.width_range.split("-"))
+    wr = (low, high)
 
     # 1. data
     train_dir, test_dir = work / "synth-train", work / "synth-test"
