@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from training.recipes.default_model import REAL, WEIGHTS
+from training.recipes.default_model import REAL, WEIGHTS, backbone_features, read_test_set
 
 DEFAULT_VARIANTS = ("margin=0.5", "margin=0.2", "mining=semi-hard", "head=gap", "epochs=60",
                     "embedding_dim=256")
@@ -44,9 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING)
 
     from training.config import TrainConfig
-    from training.data import read_catalogue
     from training.evaluate import evaluate
-    from training.features import ViewLoader, cached_features
     from training.model import build_whale_model
     from training.train import fit, load_training_data
 
@@ -56,21 +54,14 @@ def main(argv: list[str] | None = None) -> int:
                        min_photos=1, val_fraction=0.15, max_unlabelled=args.unlabelled, seed=0)
     train, val = load_training_data(base, work / "synth-train" / "train.csv", work / "synth-train" / "train",
                                     REAL)
-    test = work / "synth-test"
-    gal = read_catalogue(test / "train.csv", test / "train")
-    qry = read_catalogue(test / "test_labels.csv", test / "test")
-    q_paths, q_truth = qry.paths + qry.unknown, qry.ids + ["new_whale"] * len(qry.unknown)
+    gal, _, q_paths, q_truth = read_test_set(work / "synth-test")
     results: dict[str, Any] = {}
     for text in args.variants:
         cfg = parse_variant(text, base)
         run = work / f"ablation-{text.replace('=', '-').replace(',', '_')}"
         res = fit(cfg, train, val, run, cache_dir=cache, verbose=0, tensorboard=False)
         wm = build_whale_model(cfg)
-        prep = cfg.preprocessing()
-        gf = cached_features(wm.extractor, ViewLoader(gal.paths, prep), 1, weights=cfg.weights,
-                             layer=cfg.cache_layer, cache_dir=cache)[:, 0].astype(np.float32)
-        qf = cached_features(wm.extractor, ViewLoader(q_paths, prep), 1, weights=cfg.weights,
-                             layer=cfg.cache_layer, cache_dir=cache)[:, 0].astype(np.float32)
+        gf, qf = (backbone_features(wm, cfg, paths, cache) for paths in (gal.paths, q_paths))
         wm.embedder.load_weights(str(run / "embedder.weights.h5"))
         thr = float(res.validation.get("new_whale_threshold", 0.5))
         s, _, _, _ = evaluate(np.asarray(wm.top.predict(qf, verbose=0)),

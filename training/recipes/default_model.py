@@ -59,6 +59,25 @@ def _round(obj: Any) -> Any:
     return obj
 
 
+def read_test_set(test_dir: Path) -> tuple[Any, Any, list[Path], list[str]]:
+    """The synthetic test set: (gallery catalogue, query catalogue, query paths, query truths), the
+    photos of unknown whales last with the truth ``new_whale``."""
+    from training.data import read_catalogue
+
+    gal = read_catalogue(test_dir / "train.csv", test_dir / "train")
+    qry = read_catalogue(test_dir / "test_labels.csv", test_dir / "test")
+    return gal, qry, qry.paths + qry.unknown, qry.ids + ["new_whale"] * len(qry.unknown)
+
+
+def backbone_features(wm: Any, cfg: Any, paths: list[Path], cache: Path) -> np.ndarray:
+    """The frozen backbone's features of ``paths`` (one unaugmented view each), through the cache."""
+    from training.features import ViewLoader, cached_features
+
+    feats = cached_features(wm.extractor, ViewLoader(paths, cfg.preprocessing()), 1, weights=cfg.weights,
+                            layer=cfg.cache_layer, cache_dir=cache)
+    return np.asarray(feats[:, 0], dtype=np.float32)
+
+
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -82,10 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     t_start = time.perf_counter()
 
     from training.config import TrainConfig
-    from training.data import read_catalogue
     from training.evaluate import evaluate, rank_whales, score
     from training.export import VGG16_CREDIT, export_run
-    from training.features import ViewLoader, cached_features
     from training.model import build_whale_model
     from training.synthetic import generate_dataset
     from training.train import data_summary, fit, load_training_data
@@ -129,15 +146,9 @@ def main(argv: list[str] | None = None) -> int:
                  float(np.median(res.seconds_per_epoch)), res.feature_seconds, res.validation)
 
     # 4. score both on the unseen synthetic test set (cached Keras features of its photos)
-    gal = read_catalogue(test_dir / "train.csv", test_dir / "train")
-    qry = read_catalogue(test_dir / "test_labels.csv", test_dir / "test")
-    q_paths, q_truth = qry.paths + qry.unknown, qry.ids + ["new_whale"] * len(qry.unknown)
+    gal, qry, q_paths, q_truth = read_test_set(test_dir)
     wm = build_whale_model(base)
-    prep = base.preprocessing()
-    gf = cached_features(wm.extractor, ViewLoader(gal.paths, prep), 1, weights=base.weights,
-                         layer=base.cache_layer, cache_dir=cache)[:, 0].astype(np.float32)
-    qf = cached_features(wm.extractor, ViewLoader(q_paths, prep), 1, weights=base.weights,
-                         layer=base.cache_layer, cache_dir=cache)[:, 0].astype(np.float32)
+    gf, qf = (backbone_features(wm, base, paths, cache) for paths in (gal.paths, q_paths))
     comparison: dict[str, Any] = {}
     for mining, r in runs.items():
         wm.embedder.load_weights(str(work / f"run-{mining}" / "embedder.weights.h5"))
