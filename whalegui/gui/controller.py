@@ -14,6 +14,7 @@ import shutil
 import sys
 import tempfile
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
@@ -445,14 +446,8 @@ class Controller(QObject):
         self.current_entry_changed.emit(row)
         entry = self.current_entry()
         if entry is not None and entry.status is not Status.ERROR:
-            path = str(entry.path)
-            self._image_pool.submit(
-                load_qimage,
-                path,
-                priority=READ_PRIORITY,
-                on_result=lambda img, p=path: self.query_image_loaded.emit(p, img),
-                on_error=lambda exc, e=entry: self._on_query_image_failed(e, exc),
-            )
+            self._load_full_image(entry.path, self.query_image_loaded,
+                                  lambda exc, e=entry: self._on_query_image_failed(e, exc))
         self.candidates_changed.emit()
         self.select_candidate(0 if self.candidates() else -1)
 
@@ -514,14 +509,13 @@ class Controller(QObject):
         self.candidate_photo_changed.emit(self.candidate_photo_index, len(self.candidate_photos))
         if photo is None:
             return
-        path = str(photo.path)
-        self._image_pool.submit(
-            load_qimage,
-            path,
-            priority=READ_PRIORITY,
-            on_result=lambda img, p=path: self.candidate_image_loaded.emit(p, img),
-            on_error=lambda exc: log.warning("cannot show gallery photo: %s", exc),
-        )
+        self._load_full_image(photo.path, self.candidate_image_loaded,
+                              lambda exc: log.warning("cannot show gallery photo: %s", exc))
+
+    def _load_full_image(self, path: Path, loaded: Any, on_error: Callable[[BaseException], None]) -> None:
+        """Decode a photo at full resolution in a worker; ``loaded`` is emitted with (path, QImage)."""
+        self._image_pool.submit(load_qimage, str(path), priority=READ_PRIORITY,
+                                on_result=lambda img, p=str(path): loaded.emit(p, img), on_error=on_error)
 
     def confirm(self) -> bool:
         """Add the current query photo to the selected candidate whale."""
