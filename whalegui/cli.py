@@ -18,6 +18,7 @@ from typing import Any, TextIO
 
 from whalegui.core.errors import CatalogueError, ModelError, WhaleguiError
 from whalegui.core.logsetup import console_logging
+from whalegui.paths import bundled_model_path, default_gallery_dir
 
 log = logging.getLogger(__name__)
 
@@ -28,13 +29,6 @@ class UsageError(Exception):
     """A command line that cannot be run as given (exit code 2)."""
 
 
-def default_gallery() -> Path:
-    """The default gallery: ``gallery`` under the platform's user data folder (never the current one)."""
-    import platformdirs
-
-    return Path(platformdirs.user_data_dir("whalegui")) / "gallery"
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="whalegui", description="Identify humpback whales by their flukes.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -42,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     def command(name: str, help_text: str, *, model: bool) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text, description=help_text)
         p.add_argument("--gallery", type=Path, default=None,
-                       help=f"gallery folder (default: {default_gallery()})")
+                       help=f"gallery folder (default: {default_gallery_dir()})")
         if model:
             p.add_argument("--model", type=Path, default=None,
                            help="ONNX embedding model, its .json card beside it (default: the bundled model)")
@@ -95,7 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if args.gallery is None:
-        args.gallery = default_gallery()
+        args.gallery = default_gallery_dir()
     handler = _COMMANDS[args.command]
     try:
         return handler(args)
@@ -304,15 +298,7 @@ _COMMANDS = {"import": _cmd_import, "enroll": _cmd_enroll, "identify": _cmd_iden
 def _load_embedder(args: argparse.Namespace) -> Any:
     from whalegui.core.embedder import Embedder
 
-    path = args.model
-    if path is None:
-        from whalegui.resources import default_model_path
-
-        try:
-            path = default_model_path()
-        except FileNotFoundError as exc:
-            raise ModelError("whale-vgg16.onnx", "the bundled model is not installed; pass --model "
-                                                 "MODEL.onnx") from exc
+    path = args.model if args.model is not None else bundled_model_path()
     embedder = Embedder(path, device="cpu" if args.cpu else "auto")
     log.info("using %s", embedder.describe())
     return embedder

@@ -27,11 +27,6 @@ def resource_path(*parts: str) -> Path:
     return path
 
 
-def default_model_path() -> Path:
-    """The bundled default model (its card is the ``.json`` beside it)."""
-    return resource_path("models", f"{DEFAULT_MODEL_NAME}.onnx")
-
-
 def icon_path(name: str) -> Path:
     return resource_path("icons", f"{name}.svg")
 

@@ -18,7 +18,8 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 from whalegui.gui.controller import Controller, Status
 from whalegui.gui.main_window import MainWindow
 from whalegui.gui.resources import icon, stylesheet
-from whalegui.gui.settings import Settings, log_dir
+from whalegui.gui.settings import Settings
+from whalegui.paths import log_dir
 
 log = logging.getLogger(__name__)
 

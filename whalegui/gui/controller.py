@@ -29,6 +29,7 @@ from whalegui.core.images import find_photos, is_photo_file, read_metadata
 from whalegui.gui.settings import Settings
 from whalegui.gui.thumbnails import ThumbnailCache
 from whalegui.gui.workers import WorkerPool, load_qimage
+from whalegui.paths import bundled_model_path
 
 log = logging.getLogger(__name__)
 
@@ -869,13 +870,7 @@ def _load(model_path: str | Path | None, folder: Path, device: str) -> tuple[Any
     from whalegui.core.gallery import Gallery
 
     if model_path is None:
-        from whalegui.resources import DEFAULT_MODEL_NAME, default_model_path, resource_root
-
-        try:
-            model_path = default_model_path()
-        except FileNotFoundError as exc:
-            missing = resource_root() / "models" / f"{DEFAULT_MODEL_NAME}.onnx"
-            raise errors.ModelError(missing, "model file not found") from exc
+        model_path = bundled_model_path()
     embedder = Embedder(model_path, device=device)
     gallery = Gallery.open(folder, embedder)
     return embedder, gallery, _info(gallery)

@@ -42,7 +42,7 @@ from whalegui.gui.enroll_dialog import EnrollDialog
 from whalegui.gui.gallery_browser import GalleryBrowser
 from whalegui.gui.queue_view import QueueView
 from whalegui.gui.resources import icon
-from whalegui.gui.settings import log_dir
+from whalegui.paths import log_dir
 
 log = logging.getLogger(__name__)
 

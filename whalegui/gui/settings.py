@@ -6,25 +6,12 @@ import logging
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-import platformdirs
 from PySide6.QtCore import QSettings
+
+from whalegui.paths import default_gallery_dir, settings_path
 
 log = logging.getLogger(__name__)
 
-APP_NAME = "whalegui"
-
-
-def default_settings_path() -> Path:
-    return Path(platformdirs.user_config_dir(APP_NAME)) / "settings.ini"
-
-
-def default_gallery_dir() -> Path:
-    """The user's gallery, under the platform's data folder (never the current directory)."""
-    return Path(platformdirs.user_data_dir(APP_NAME)) / "gallery"
-
-
-def log_dir() -> Path:
-    return Path(platformdirs.user_log_dir(APP_NAME))
 
 
 @dataclass
@@ -41,7 +28,7 @@ class Settings:
     @classmethod
     def load(cls, path: str | Path | None = None) -> Settings:
         """Read settings; unknown or malformed values fall back to the defaults."""
-        path = Path(path) if path is not None else default_settings_path()
+        path = Path(path) if path is not None else settings_path()
         store = QSettings(str(path), QSettings.Format.IniFormat)
         settings = cls()
         for f in fields(cls):
@@ -62,7 +49,7 @@ class Settings:
         return settings
 
     def save(self, path: str | Path | None = None) -> None:
-        path = Path(path) if path is not None else getattr(self, "_path", default_settings_path())
+        path = Path(path) if path is not None else getattr(self, "_path", settings_path())
         path.parent.mkdir(parents=True, exist_ok=True)
         store = QSettings(str(path), QSettings.Format.IniFormat)
         for f in fields(self):
