@@ -15,10 +15,10 @@ from pathlib import Path, PurePosixPath
 
 from whalegui.core.errors import CatalogueError, GalleryError
 from whalegui.core.images import is_photo_file
+from whalegui.core.records import NEW_WHALE, validate_whale_id
 
 log = logging.getLogger(__name__)
 
-NEW_WHALE = "new_whale"
 IMAGE_COLUMN = "image"
 ID_COLUMN = "id"
 
@@ -79,8 +79,6 @@ def safe_join(root: Path, name: str) -> Path:
 def read_catalogue(csv_path: str | Path, images_dir: str | Path) -> Catalogue:
     """Read a Kaggle-format catalogue: a CSV with ``Image`` and ``Id`` columns (any case, any order; comma,
     semicolon or tab separated; UTF-8 with or without BOM, UTF-16, Windows-1252 or Latin-1)."""
-    from whalegui.core.gallery import validate_whale_id
-
     csv_path, root = Path(csv_path), Path(images_dir)
     if not root.is_dir():
         raise CatalogueError(root, "the images folder does not exist")
@@ -165,8 +163,6 @@ def _parse_line(line: str, delimiter: str) -> list[str]:
 def read_folder_catalogue(images_dir: str | Path) -> Catalogue:
     """Read a catalogue laid out as one sub-folder per whale (the folder name is the whale id, spaces
     becoming underscores; photos anywhere below it). Photos outside any whale's folder are errors."""
-    from whalegui.core.gallery import validate_whale_id
-
     root = Path(images_dir)
     if not root.is_dir():
         raise CatalogueError(root, "the images folder does not exist")

@@ -48,10 +48,18 @@ from whalegui.core.errors import (
     WhaleExistsError,
     WhaleNotFoundError,
 )
-from whalegui.core.identify import PhotoHit, is_new_whale, rank_by_whale
+from whalegui.core.identify import (
+    Candidate,
+    Identification,
+    PhotoHit,
+    PhotoMatch,
+    is_new_whale,
+    rank_by_whale,
+)
 from whalegui.core.images import PhotoMeta, find_photos, load_photo, model_decode_size, read_metadata
 from whalegui.core.index import PhotoIndex, StaleIndexError, remove_index_files, stamp_path
 from whalegui.core.model_card import file_sha256
+from whalegui.core.records import PhotoRecord, WhaleSummary, new_whale_id, validate_whale_id
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +75,6 @@ IMPORT_BATCH = 24
 #: Nearest photos fetched per wanted whale (a whale may have many photos among the nearest).
 OVERSAMPLE = 10
 
-_WHALE_ID = re.compile(r"^[^\s,/\\\"']{1,100}$")
 #: The temporary files of :func:`_write_atomic` for photos and thumbnails (``<sha256><ext>.<8 hex>.tmp``):
 #: the only files ``check --repair`` removes, so a user's own file is never mistaken for one.
 _TEMP_FILE = re.compile(r"^[0-9a-f]{64}\.[a-z0-9]{1,5}\.[0-9a-f]{8}\.tmp$")
@@ -109,66 +116,6 @@ _PHOTO_COLUMNS = "id, sha256, whale_id, file, thumb, original_name, taken_at, la
 
 
 # ---------------------------------------------------------------------------------------------- values
-
-@dataclass(frozen=True)
-class PhotoRecord:
-    """A catalogued photo. ``path`` is the stored full-resolution copy inside the gallery."""
-
-    photo_id: int
-    sha256: str
-    whale_id: str
-    path: Path
-    thumb_path: Path | None
-    original_name: str
-    taken_at: datetime | None
-    gps: tuple[float, float] | None
-    added_at: datetime
-
-
-@dataclass(frozen=True)
-class WhaleSummary:
-    whale_id: str
-    name: str
-    notes: str
-    created: datetime
-    photo_count: int
-    last_seen: datetime | None  # the latest EXIF date among its photos
-    cover_photo: PhotoRecord | None
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """A whale that may be the query's, with the distance of its best-matching photo."""
-
-    whale_id: str
-    name: str
-    distance: float  # cosine distance, 0 (same) .. 2 (opposite); comparable across queries
-    photo: PhotoRecord  # the whale's best-matching photo
-    photo_count: int
-    last_seen: datetime | None
-
-
-@dataclass(frozen=True)
-class PhotoMatch:
-    """One entry of the per-photo ranking."""
-
-    photo: PhotoRecord
-    distance: float
-
-
-@dataclass
-class Identification:
-    """The answer to "who is this whale?" for one query."""
-
-    query_path: Path | None
-    embedding: np.ndarray
-    candidates: list[Candidate]
-    new_whale: bool
-    threshold: float
-    duplicate_of: PhotoRecord | None = None
-    meta: PhotoMeta | None = None
-    photo_matches: list[PhotoMatch] = field(default_factory=list)  # the per-photo ranking, nearest first
-
 
 @dataclass
 class ImportReport:
@@ -945,10 +892,7 @@ class Gallery:
         return rel
 
     def _new_whale_id(self) -> str:
-        while True:
-            candidate = "w_" + secrets.token_hex(4)[:7]
-            if not self.has_whale(candidate):
-                return candidate
+        return new_whale_id(self.has_whale)
 
     # ------------------------------------------------------------------ internals: index
 
@@ -1150,16 +1094,6 @@ def reembed(folder: str | Path, new_embedder: Embedder,
 # ---------------------------------------------------------------------------------------------- helpers
 
 _EXTENSIONS = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".gif", ".bmp")
-
-
-def validate_whale_id(whale_id: str) -> str:
-    """A whale id: 1-100 characters, no spaces, commas, quotes or slashes, and not ``new_whale``."""
-    if not isinstance(whale_id, str) or not _WHALE_ID.match(whale_id):
-        raise GalleryError(f"invalid whale id {whale_id!r}: use 1-100 characters without spaces, commas, "
-                           "quotes or slashes")
-    if whale_id == "new_whale":
-        raise GalleryError("'new_whale' is not a whale id (it means an unknown whale)")
-    return whale_id
 
 
 def _connect(path: Path, *, readonly: bool) -> sqlite3.Connection:

@@ -8,10 +8,14 @@ and score the same way.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
 
-#: The Kaggle competition's label for "not a known individual".
-NEW_WHALE = "new_whale"
+import numpy as np
+
+from whalegui.core.images import PhotoMeta
+from whalegui.core.records import NEW_WHALE, PhotoRecord
 
 
 @dataclass(frozen=True)
@@ -31,6 +35,40 @@ class WhaleHit:
     distance: float
     photo_id: int  # the best-matching photo
     hits: int  # how many of the whale's photos were among the nearest
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A whale that may be the query's, with the distance of its best-matching photo."""
+
+    whale_id: str
+    name: str
+    distance: float  # cosine distance, 0 (same) .. 2 (opposite); comparable across queries
+    photo: PhotoRecord  # the whale's best-matching photo
+    photo_count: int
+    last_seen: datetime | None
+
+
+@dataclass(frozen=True)
+class PhotoMatch:
+    """One entry of the per-photo ranking."""
+
+    photo: PhotoRecord
+    distance: float
+
+
+@dataclass
+class Identification:
+    """The answer to "who is this whale?" for one query."""
+
+    query_path: Path | None
+    embedding: np.ndarray
+    candidates: list[Candidate]
+    new_whale: bool
+    threshold: float
+    duplicate_of: PhotoRecord | None = None
+    meta: PhotoMeta | None = None
+    photo_matches: list[PhotoMatch] = field(default_factory=list)  # the per-photo ranking, nearest first
 
 
 def rank_by_whale(hits: Iterable[PhotoHit], top: int | None = None) -> list[WhaleHit]:
@@ -94,5 +132,5 @@ def map_at_5(truth: Mapping[str, str], predictions: Mapping[str, Sequence[str]])
     return total / len(truth)
 
 
-__all__ = ["NEW_WHALE", "PhotoHit", "WhaleHit", "average_precision_at_5", "is_new_whale", "kaggle_prediction",
-           "map_at_5", "rank_by_whale"]
+__all__ = ["NEW_WHALE", "Candidate", "Identification", "PhotoHit", "PhotoMatch", "WhaleHit",
+           "average_precision_at_5", "is_new_whale", "kaggle_prediction", "map_at_5", "rank_by_whale"]

@@ -9,7 +9,6 @@ identifications). Photos are decoded into ``QImage``s on a second pool. Views co
 from __future__ import annotations
 
 import logging
-import secrets
 import shutil
 import sys
 import tempfile
@@ -26,6 +25,7 @@ from PySide6.QtGui import QImage
 
 from whalegui.core import errors
 from whalegui.core.images import find_photos, is_photo_file, read_metadata
+from whalegui.core.records import new_whale_id
 from whalegui.gui.settings import Settings
 from whalegui.gui.thumbnails import ThumbnailCache
 from whalegui.gui.workers import WorkerPool, load_qimage
@@ -550,10 +550,7 @@ class Controller(QObject):
     def suggest_whale_id(self) -> str:
         """A new whale id like ``w_1a2b3c4``, not used in the open gallery."""
         used = {w.whale_id for w in self.info.whales} if self.info else set()
-        while True:
-            candidate = f"w_{secrets.token_hex(4)[:7]}"
-            if candidate not in used:
-                return candidate
+        return new_whale_id(used.__contains__)
 
     def whale_id_taken(self, whale_id: str) -> bool:
         return bool(self.info and any(w.whale_id == whale_id for w in self.info.whales))

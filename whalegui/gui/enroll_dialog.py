@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from whalegui.core.errors import GalleryError
-from whalegui.core.gallery import validate_whale_id
+from whalegui.core.records import validate_whale_id
 
 
 @dataclass(frozen=True)
