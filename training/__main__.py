@@ -11,7 +11,7 @@ import sys
 # Each subcommand lives in its module, which defines ``add_arguments(parser)`` and ``run(args) -> int``.
 # Modules are imported only when needed, so ``whale-train synth --help`` does not load TensorFlow.
 COMMANDS = {
-    "synth": ("training.synthetic", "generate a synthetic fluke data set in the Kaggle format"),
+    "synth": ("training.synthetic.cli", "generate a synthetic fluke data set in the Kaggle format"),
     "fit": ("training.train", "train the triplet embedding model"),
     "export": ("training.export", "export a trained run to ONNX with its model card"),
     "evaluate": ("training.evaluate", "MAP@5 and distance report of an ONNX model on a labelled set"),

@@ -203,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
                       ("views", args.views), ("epochs", args.epochs), ("margin", args.margin))),
         "trained_on": (
             f"{summary['train_photos']} synthetic fluke photos of {summary['train_whales']} synthetic "
-            f"individuals (training/synthetic.py, seed {TRAIN_SEED}) plus {summary['unlabelled_photos']} "
+            f"individuals (training/synthetic/, seed {TRAIN_SEED}) plus {summary['unlabelled_photos']} "
             "real unlabelled fluke photos (Kaggle Humpback Whale Identification 'new_whale' images), "
             "each paired with an augmented copy of itself; validation on "
             f"{summary['val_whales']} held-out synthetic individuals. No labelled real photos: "

@@ -1,0 +1,34 @@
+"""Deterministic procedural photographs of humpback whale flukes, in the Kaggle whale format.
+
+No labelled real fluke photos can be downloaded where this project is built, so it makes its own: a set of
+synthetic individuals, each photographed several times. An individual (:class:`WhaleIdentity`, in
+:mod:`~training.synthetic.identity`) is its fluke's silhouette, trailing edge, pigmentation and scars,
+rendered once as a canonical texture (:mod:`~training.synthetic.texture`); every photo of it
+(:func:`render_photo`, in :mod:`~training.synthetic.photo`) varies in pose, light, sea and degradations;
+:func:`generate_dataset` (:mod:`~training.synthetic.dataset`) writes a whole set, and
+:mod:`~training.synthetic.cli` is ``whale-train synth``.
+
+Pure numpy + Pillow, so the app's demo and the tests can use it without TensorFlow. The same seed gives
+byte-identical output.
+
+Python API::
+
+    generate_dataset(out, whales=50, train_per_whale=(1, 6), test_per_whale=1, unknown_whales=10, seed=0)
+    whale = make_whale(7)
+    image = render_photo(whale, np.random.default_rng(1), width=900)
+"""
+
+from __future__ import annotations
+
+from training.synthetic.dataset import (
+           WIDTH_RANGE,
+           ProgressFn,
+           SyntheticSet,
+           generate_dataset,
+           long_tail_counts,
+)
+from training.synthetic.identity import WhaleIdentity, make_whale
+from training.synthetic.photo import ASPECT_RANGE, render_photo
+
+__all__ = ["ASPECT_RANGE", "WIDTH_RANGE", "ProgressFn", "SyntheticSet", "WhaleIdentity", "generate_dataset",
+           "long_tail_counts", "make_whale", "render_photo"]

@@ -1,0 +1,131 @@
+"""A synthetic data set in the Kaggle whale format: ``train.csv`` and ``train/``, ``test_labels.csv`` and
+``test/``, written deterministically from a seed."""
+
+from __future__ import annotations
+
+import csv
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from training.synthetic.identity import WhaleIdentity, make_whale
+from training.synthetic.photo import render_photo
+from whalegui.core.records import NEW_WHALE
+
+log = logging.getLogger(__name__)
+
+#: Default width range of dataset photos (real cropped flukes have a median of about 940x250).
+WIDTH_RANGE = (600, 1000)
+
+ProgressFn = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class SyntheticSet:
+    """Where :func:`generate_dataset` wrote its set, and how many of what."""
+
+    out: Path
+    train_csv: Path
+    test_labels_csv: Path
+    counts: dict[str, int]
+
+
+def long_tail_counts(rng: np.random.Generator, n: int, low: int, high: int, power: float = 1.4) -> np.ndarray:
+    """``n`` photo counts in ``low..high`` with P(k) proportional to (k - low + 1) ** -power.
+
+    Like the real catalogue: many individuals seen once or twice, a few seen often.
+    """
+    ks = np.arange(low, high + 1)
+    p = (ks - low + 1.0) ** -power
+    return rng.choice(ks, size=n, p=p / p.sum())
+
+
+def _photo_rng(seed: int, whale_index: int, photo_index: int) -> np.random.Generator:
+    return np.random.default_rng([seed, 2, whale_index, photo_index])
+
+
+def generate_dataset(out: str | Path, *, whales: int, train_per_whale: tuple[int, int] = (1, 6),
+                     test_per_whale: int = 1, unknown_whales: int = 0, seed: int = 0,
+                     width_range: tuple[int, int] = WIDTH_RANGE,
+                     progress: ProgressFn | None = None) -> SyntheticSet:
+    """Write a Kaggle-format synthetic set into ``out``.
+
+    ``out/train.csv`` (``Image,Id``) and ``out/train/*.jpg`` hold ``whales`` individuals with a long-tailed
+    number of photos each in ``train_per_whale`` (inclusive). ``out/test/*.jpg`` and ``out/test_labels.csv``
+    hold ``test_per_whale`` further photos of each of them plus ``test_per_whale`` photos of each of
+    ``unknown_whales`` individuals absent from train, labelled ``new_whale``. ``progress(done, total)`` is
+    called after each photo. The same arguments give byte-identical files.
+    """
+    lo, hi = int(train_per_whale[0]), int(train_per_whale[1])
+    if whales < 0 or unknown_whales < 0 or test_per_whale < 0 or not 1 <= lo <= hi:
+        raise ValueError("need whales >= 0, unknown_whales >= 0, test_per_whale >= 0 and 1 <= A <= B")
+    wmin, wmax = int(width_range[0]), int(width_range[1])
+    if not 16 <= wmin <= wmax:
+        raise ValueError(f"bad width range {width_range}")
+    out = Path(out)
+    (out / "train").mkdir(parents=True, exist_ok=True)
+    (out / "test").mkdir(parents=True, exist_ok=True)
+
+    plan_rng = np.random.default_rng([seed, 0])
+    train_counts = long_tail_counts(plan_rng, whales, lo, hi)
+    identities: list[WhaleIdentity] = []
+    seen: set[str] = set()
+    for i in range(whales + unknown_whales):
+        w = make_whale(np.random.default_rng([seed, 1, i]))
+        while w.whale_id in seen:  # 16**7 ids: a clash is rare but must not merge two individuals
+            w.whale_id = f"w_{int(plan_rng.integers(0, 16**7)):07x}"
+        seen.add(w.whale_id)
+        identities.append(w)
+
+    names: set[str] = set()
+
+    def new_name() -> str:
+        while True:
+            name = f"{int(plan_rng.integers(0, 16**9)):09x}.jpg"
+            if name not in names:
+                names.add(name)
+                return name
+
+    # (split, whale index, photo index) for every photo, grouped by whale; the random names scatter them.
+    jobs: list[tuple[str, int, int]] = []
+    for i in range(whales):
+        jobs += [("train", i, j) for j in range(int(train_counts[i]))]
+        jobs += [("test", i, int(train_counts[i]) + j) for j in range(test_per_whale)]
+    for i in range(whales, whales + unknown_whales):
+        jobs += [("test", i, j) for j in range(test_per_whale)]
+    named = [(new_name(), *job) for job in jobs]
+
+    rows: dict[str, list[tuple[str, str]]] = {"train": [], "test": []}
+    total = len(named)
+    for done, (name, split, i, j) in enumerate(named, start=1):
+        rng = _photo_rng(seed, i, j)
+        photo = render_photo(identities[i], rng, width=int(rng.integers(wmin, wmax + 1)))
+        photo.save(out / split / name, format="JPEG", quality=int(rng.integers(60, 96)))
+        label = identities[i].whale_id if i < whales else NEW_WHALE
+        rows[split].append((name, label))
+        if progress is not None:
+            progress(done, total)
+        if done == total or named[done][2] != i:  # jobs come grouped by whale: keep memory flat
+            identities[i].release()
+
+    train_csv = out / "train.csv"
+    test_csv = out / "test_labels.csv"
+    for path, split in ((train_csv, "train"), (test_csv, "test")):
+        with path.open("w", newline="", encoding="utf-8") as f:
+            writer = csv.writer(f, lineterminator="\n")
+            writer.writerow(["Image", "Id"])
+            writer.writerows(sorted(rows[split]))
+    counts = {
+        "whales": whales,
+        "unknown_whales": unknown_whales,
+        "train_photos": len(rows["train"]),
+        "test_photos": len(rows["test"]),
+        "test_new_whale": sum(1 for _, label in rows["test"] if label == NEW_WHALE),
+    }
+    log.debug("wrote %d train and %d test photos of %d whales (+%d unknown) to %s", counts["train_photos"],
+             counts["test_photos"], whales, unknown_whales, out)
+    return SyntheticSet(out=out, train_csv=train_csv, test_labels_csv=test_csv, counts=counts)
+
