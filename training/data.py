@@ -1,13 +1,17 @@
 """Training data: a Kaggle catalogue (``Image,Id`` CSV + image folder), one folder per whale, or unlabelled
 photos; validation split by individual; the photos-per-whale histogram.
 
+The catalogue is read by the app's reader (:mod:`whalegui.core.catalogue`), so training and the app accept
+the same CSVs by the same rules (encodings, delimiters, whale ids, no path leaving the images folder). Where
+the app skips a bad row and reports it, training refuses the whole catalogue: a model should not be trained
+on a catalogue that is partly wrong without anyone noticing.
+
 ``new_whale`` rows are not identities: they are kept apart (evaluation uses them as queries whose truth is
 ``new_whale``) and never used as training labels.
 """
 
 from __future__ import annotations
 
-import csv
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
@@ -15,14 +19,17 @@ from pathlib import Path
 
 import numpy as np
 
+from whalegui.core import catalogue as core_catalogue
 from whalegui.core.errors import CatalogueError
-from whalegui.core.images import find_photos, is_photo_file
+from whalegui.core.images import find_photos
+from whalegui.core.records import NEW_WHALE
 
 log = logging.getLogger(__name__)
 
-NEW_WHALE = "new_whale"
 #: Label prefix of unlabelled photos: each is its own individual, its positive an augmented copy of itself.
 UNLABELLED_PREFIX = "unlabelled:"
+#: How many of a catalogue's unusable rows an error message lists.
+_SHOWN_ERRORS = 5
 
 
 @dataclass
@@ -38,78 +45,79 @@ class Catalogue:
         return len(self.paths)
 
     def whales(self) -> list[str]:
+        """The distinct whale ids, sorted."""
         return sorted(set(self.ids))
 
     def counts(self) -> Counter[str]:
+        """Photos per whale id."""
         return Counter(self.ids)
 
     def subset(self, keep: list[int] | np.ndarray) -> Catalogue:
+        """The labelled photos at the indices ``keep`` (no unknown photos)."""
         return Catalogue([self.paths[i] for i in keep], [self.ids[i] for i in keep], [], self.source)
 
     def extended(self, paths: list[Path], ids: list[str]) -> Catalogue:
+        """This catalogue with more labelled photos appended."""
         return Catalogue(self.paths + list(paths), self.ids + list(ids), list(self.unknown), self.source)
 
+    def queries(self) -> tuple[list[Path], list[str]]:
+        """Every photo as an evaluation query with its truth: the known whales', then the unknown ones'
+        (truth ``new_whale``)."""
+        return self.paths + self.unknown, self.ids + [NEW_WHALE] * len(self.unknown)
 
-def read_catalogue(csv_path: str | Path, images_dir: str | Path, *, check_files: bool = True) -> Catalogue:
-    """Read a Kaggle ``Image,Id`` CSV; raise :class:`CatalogueError` naming the file and row at fault."""
+
+def read_catalogue(csv_path: str | Path, images_dir: str | Path) -> Catalogue:
+    """Read a Kaggle ``Image,Id`` CSV with the app's reader; raise :class:`CatalogueError` naming the file
+    and the rows at fault if any row is unusable (a missing photo, a path leaving ``images_dir``, a bad
+    whale id, a duplicate row)."""
     csv_path, images_dir = Path(csv_path), Path(images_dir)
-    if not csv_path.is_file():
-        raise CatalogueError(csv_path, "catalogue file not found")
-    if not images_dir.is_dir():
-        raise CatalogueError(images_dir, "image folder not found")
-    cat = Catalogue(source=str(csv_path))
-    missing: list[tuple[int, str]] = []
-    try:
-        with open(csv_path, newline="", encoding="utf-8-sig") as f:
-            reader = csv.DictReader(f)
-            header = [h.strip() for h in (reader.fieldnames or [])]
-            if "Image" not in header or "Id" not in header:
-                raise CatalogueError(csv_path, f"expected the columns Image,Id; found {header or 'nothing'}",
-                                     1)
-            reader.fieldnames = header
-            for row_no, row in enumerate(reader, start=2):
-                name, whale = (row.get("Image") or "").strip(), (row.get("Id") or "").strip()
-                if not name or not whale:
-                    raise CatalogueError(csv_path, "empty Image or Id", row_no)
-                path = images_dir / name
-                if check_files and not path.is_file():
-                    missing.append((row_no, name))
-                    continue
-                if whale == NEW_WHALE:
-                    cat.unknown.append(path)
-                else:
-                    cat.paths.append(path)
-                    cat.ids.append(whale)
-    except UnicodeDecodeError as exc:
-        raise CatalogueError(csv_path, f"not a UTF-8 text file ({exc.reason})") from exc
-    except csv.Error as exc:
-        raise CatalogueError(csv_path, f"malformed CSV ({exc})") from exc
-    if missing:
-        shown = ", ".join(f"{n} (row {r})" for r, n in missing[:5])
-        more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
-        raise CatalogueError(csv_path, f"{len(missing)} image(s) missing from {images_dir}: {shown}{more}",
-                             missing[0][0])
+    read = core_catalogue.read_catalogue(csv_path, images_dir)
+    errors = list(read.errors)
+    cat = Catalogue(paths=[e.path for e in read.entries], ids=[e.whale_id for e in read.entries],
+                    source=str(csv_path))
+    for row, name in read.new_whale_rows:
+        try:
+            path = core_catalogue.safe_join(images_dir, name)
+            found = path.is_file()
+        except (ValueError, OSError) as exc:
+            errors.append((name, f"row {row}: {exc}"))
+            continue
+        if not found:
+            errors.append((name, f"row {row}: file not found in {images_dir}"))
+            continue
+        cat.unknown.append(path)
+    if errors:
+        raise CatalogueError(csv_path, _problems(errors))
     if not cat.paths and not cat.unknown:
         raise CatalogueError(csv_path, "the catalogue has no rows")
     return cat
 
 
 def read_folders(root: str | Path) -> Catalogue:
-    """One sub-folder per whale, named by its whale id (``new_whale/`` holds unknown photos)."""
+    """One sub-folder per whale, named by its whale id (``new_whale/`` holds unknown photos), read with the
+    app's reader; raise :class:`CatalogueError` if a photo lies outside a whale's folder or a folder's
+    name is not a valid whale id."""
     root = Path(root)
-    if not root.is_dir():
-        raise CatalogueError(root, "folder not found")
-    cat = Catalogue(source=str(root))
-    for sub in sorted(p for p in root.iterdir() if p.is_dir()):
-        for path in find_photos([sub]):
-            if sub.name == NEW_WHALE:
-                cat.unknown.append(path)
-            else:
-                cat.paths.append(path)
-                cat.ids.append(sub.name)
+    read = core_catalogue.read_folder_catalogue(root)
+    if read.errors:
+        raise CatalogueError(root, _problems(read.errors))
+    cat = Catalogue(paths=[e.path for e in read.entries], ids=[e.whale_id for e in read.entries],
+                    source=str(root))
+    unknown_dir = root / NEW_WHALE
+    if unknown_dir.is_dir():
+        cat.unknown = find_photos([unknown_dir])
     if not cat.paths:
         raise CatalogueError(root, "no photos in per-whale sub-folders")
     return cat
+
+
+def _problems(errors: list[tuple[str, str]]) -> str:
+    """One line for a catalogue's (file name, reason) errors: how many, and the first few."""
+    # The core's reasons already start "row N: ..."; a row without a file name is labelled by its row.
+    lines = [reason if name in reason else f"{name}: {reason}" for name, reason in errors]
+    shown = "; ".join(lines[:_SHOWN_ERRORS])
+    more = f"; and {len(lines) - _SHOWN_ERRORS} more" if len(lines) > _SHOWN_ERRORS else ""
+    return f"{len(lines)} problem(s), fix them before training: {shown}{more}"
 
 
 def unlabelled_photos(folder: str | Path, limit: int = 0, seed: int = 0) -> list[Path]:
@@ -117,7 +125,7 @@ def unlabelled_photos(folder: str | Path, limit: int = 0, seed: int = 0) -> list
     folder = Path(folder)
     if not folder.is_dir():
         raise CatalogueError(folder, "unlabelled photo folder not found")
-    photos = [p for p in find_photos([folder]) if is_photo_file(p)]
+    photos = find_photos([folder])
     if not photos:
         raise CatalogueError(folder, "no photos found")
     if 0 < limit < len(photos):

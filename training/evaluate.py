@@ -18,7 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from whalegui.core.identify import NEW_WHALE, kaggle_prediction, map_at_5
+from whalegui.core.identify import PhotoHit, kaggle_prediction, map_at_5, rank_by_whale
+from whalegui.core.records import NEW_WHALE
 
 log = logging.getLogger(__name__)
 
@@ -27,15 +28,27 @@ THRESHOLD_GRID = tuple(round(t, 3) for t in np.arange(0.02, 1.2, 0.02))
 
 def rank_whales(query: np.ndarray, gallery: np.ndarray, gallery_ids: Sequence[str]
                 ) -> list[list[tuple[str, float]]]:
-    """For each query, every gallery whale with its minimum cosine distance, nearest first."""
-    ids = np.asarray(gallery_ids)
-    whales, inverse = np.unique(ids, return_inverse=True)
+    """For each query, every gallery whale with its minimum cosine distance, nearest first.
+
+    The ranking is the app's, :func:`whalegui.core.identify.rank_by_whale` (ties broken by whale id); numpy
+    only finds each whale's nearest photo first, so the app's rule sees one hit per whale, not per photo.
+    """
+    whales, inverse = np.unique(np.asarray(gallery_ids, dtype=str), return_inverse=True)
     dist = 1.0 - np.asarray(query, np.float32) @ np.asarray(gallery, np.float32).T  # (q, g)
-    per_whale = np.full((len(query), len(whales)), np.inf, np.float32)
+    nearest = np.zeros((len(query), len(whales)), np.float32)
+    best_photo = np.zeros((len(query), len(whales)), np.int64)
+    rows = np.arange(len(query))
     for w in range(len(whales)):
-        per_whale[:, w] = dist[:, inverse == w].min(axis=1)
-    order = np.argsort(per_whale, axis=1, kind="stable")
-    return [[(str(whales[j]), float(per_whale[q, j])) for j in order[q]] for q in range(len(query))]
+        columns = np.flatnonzero(inverse == w)
+        arg = dist[:, columns].argmin(axis=1)
+        best_photo[:, w] = columns[arg]
+        nearest[:, w] = dist[rows, columns[arg]]
+    ranked = []
+    for q in range(len(query)):
+        hits = (PhotoHit(int(best_photo[q, w]), str(whales[w]), float(nearest[q, w]))
+                for w in range(len(whales)))
+        ranked.append([(hit.whale_id, hit.distance) for hit in rank_by_whale(hits)])
+    return ranked
 
 
 def score(ranked: list[list[tuple[str, float]]], truths: Sequence[str], threshold: float) -> dict[str, float]:
@@ -218,8 +231,7 @@ def run(args: argparse.Namespace) -> int:
     qry = read_catalogue(args.query_csv, args.query_images or args.images)
     if not gal.paths:
         raise CatalogueError(args.gallery_csv, "the gallery has no known whales")
-    q_paths = qry.paths + qry.unknown
-    q_truth = qry.ids + [NEW_WHALE] * len(qry.unknown)
+    q_paths, q_truth = qry.queries()
     if not q_paths:
         raise CatalogueError(args.query_csv, "no query photos")
     g_emb = embed_paths(emb, gal.paths, label="gallery")

@@ -20,6 +20,7 @@ import numpy as np
 from PIL import Image
 
 from training.synthetic import long_tail_counts, make_whale, render_photo
+from whalegui.core.records import NEW_WHALE
 
 SEED = 20240611
 WHALES = 12
@@ -64,7 +65,7 @@ def make_demo(out: Path) -> dict[str, int]:
         photo = shoot(i, 100 + q)
         name = f"query_{q:02d}.jpg"
         photo.save(out / "queries" / name, format="JPEG", quality=QUALITY)
-        answers.append((name, "new_whale" if i < 0 else whales[i].whale_id))
+        answers.append((name, NEW_WHALE if i < 0 else whales[i].whale_id))
     for path, data in ((out / "catalogue.csv", rows), (out / "answers.csv", answers)):
         with path.open("w", newline="", encoding="utf-8") as f:
             writer = csv.writer(f, lineterminator="\n")

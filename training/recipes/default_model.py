@@ -66,7 +66,7 @@ def read_test_set(test_dir: Path) -> tuple[Any, Any, list[Path], list[str]]:
 
     gal = read_catalogue(test_dir / "train.csv", test_dir / "train")
     qry = read_catalogue(test_dir / "test_labels.csv", test_dir / "test")
-    return gal, qry, qry.paths + qry.unknown, qry.ids + ["new_whale"] * len(qry.unknown)
+    return (gal, qry, *qry.queries())
 
 
 def backbone_features(wm: Any, cfg: Any, paths: list[Path], cache: Path) -> np.ndarray:

@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     test = args.work / "synth-test"
     gal = read_catalogue(test / "train.csv", test / "train")
     qry = read_catalogue(test / "test_labels.csv", test / "test")
-    q_paths, q_truth = qry.paths + qry.unknown, qry.ids + ["new_whale"] * len(qry.unknown)
+    q_paths, q_truth = qry.queries()
     res: dict[str, Any] = {"latency_ms": lat, "size_mb": {"fp32": args.fp32.stat().st_size / 1e6,
                                                           "int8": out.stat().st_size / 1e6}}
     embs = {}

@@ -37,6 +37,9 @@ class Catalogue:
     entries: list[CatalogueEntry] = field(default_factory=list)
     errors: list[tuple[str, str]] = field(default_factory=list)  # (name, reason)
     skipped_new_whale: int = 0
+    # (row, file name) of the CSV rows labelled new_whale: not whale ids, so never imported; training's
+    # evaluation uses them as queries. Their paths are not checked here (see ``safe_join``).
+    new_whale_rows: list[tuple[int, str]] = field(default_factory=list)
     whale_names: dict[str, str] = field(default_factory=dict)  # display names (folder catalogues)
 
 
@@ -129,6 +132,7 @@ def read_catalogue(csv_path: str | Path, images_dir: str | Path) -> Catalogue:
             continue
         if whale_id == NEW_WHALE:
             catalogue.skipped_new_whale += 1
+            catalogue.new_whale_rows.append((row, name))
             continue
         if name in first_row:
             catalogue.errors.append((label, f"row {row}: duplicate row (the file is already listed in "
