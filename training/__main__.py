@@ -7,40 +7,104 @@ import importlib
 import logging
 import os
 import sys
+from dataclasses import dataclass
+from typing import Any
 
-# Each subcommand lives in its module, which defines ``add_arguments(parser)`` and ``run(args) -> int``.
-# Modules are imported only when needed, so ``whale-train synth --help`` does not load TensorFlow.
+from training.tensorflow_setup import (
+    INSTALL_TRAIN_EXTRA,
+    import_tensorflow,
+    is_train_extra_missing,
+    missing_modules,
+)
+
+DESCRIPTION = ("whale-train: make a synthetic fluke data set, train the fluke embedding model, export it to "
+               "ONNX with its model card, and evaluate a model on a labelled set. 'fit' and 'export' need "
+               f'TensorFlow, the "train" extra: {INSTALL_TRAIN_EXTRA}.')
+
+
+@dataclass(frozen=True)
+class Command:
+    """A subcommand: its module (which defines ``add_arguments(parser)`` and ``run(args) -> int``), its
+    one-line help, and whether it needs TensorFlow."""
+
+    module: str
+    help: str
+    needs_tensorflow: bool = False
+
+
+# Modules are imported only when needed, so ``whale-train synth --help`` does not load TensorFlow, and
+# ``fit --help`` works without it.
 COMMANDS = {
-    "synth": ("training.synthetic.cli", "generate a synthetic fluke data set in the Kaggle format"),
-    "fit": ("training.train", "train the triplet embedding model"),
-    "export": ("training.export", "export a trained run to ONNX with its model card"),
-    "evaluate": ("training.evaluate", "MAP@5 and distance report of an ONNX model on a labelled set"),
+    "synth": Command("training.synthetic.cli", "generate a synthetic fluke data set in the Kaggle format"),
+    "fit": Command("training.train", "train the triplet embedding model (needs TensorFlow)", True),
+    "export": Command("training.export", "export a trained run to MODEL.onnx with its card MODEL.json "
+                                         "(needs TensorFlow)", True),
+    "evaluate": Command("training.evaluate", "MAP@5 and distance report of an ONNX model on a labelled set"),
 }
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows each option's default, unless there is none worth showing (no default, a flag, a required
+    option) or the help already says it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if (action.default in (None, argparse.SUPPRESS, []) or action.required or action.nargs == 0
+                or "default" in text):
+            return text
+        return super()._get_help_string(action) or text
+
+
 def build_parser(argv: list[str]) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="whale-train", description=__doc__)
-    parser.add_argument("-v", "--verbose", action="store_true", help="log more detail")
+    """The parser; only the chosen command's module is imported, for its options."""
+    parser = argparse.ArgumentParser(prog="whale-train", description=DESCRIPTION,
+                                     formatter_class=HelpFormatter)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more detail, TensorFlow's included")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     chosen = next((a for a in argv if a in COMMANDS), None)
-    for name, (module, help_text) in COMMANDS.items():
-        p = sub.add_parser(name, help=help_text, description=help_text)
-        if name == chosen:  # only the chosen command's module is imported, for its options
-            importlib.import_module(module).add_arguments(p)
+    for name, command in COMMANDS.items():
+        p = sub.add_parser(name, help=command.help, description=command.help, formatter_class=HelpFormatter)
+        if name == chosen:
+            importlib.import_module(command.module).add_arguments(p)
     return parser
+
+
+def _say_install_train_extra(command: str, what: str) -> int:
+    print(f"whale-train {command}: needs {what}, which the plain install leaves out; install it with "
+          f"{INSTALL_TRAIN_EXTRA}", file=sys.stderr)
+    return 1
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    # Before anything imports TensorFlow: its C++ logging reads this once, at import.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    args = build_parser(argv).parse_args(argv)
+    try:
+        args = build_parser(argv).parse_args(argv)
+    except ImportError as exc:
+        if not is_train_extra_missing(exc):
+            raise
+        chosen = next((a for a in argv if a in COMMANDS), "whale-train")
+        return _say_install_train_extra(chosen, exc.name or "TensorFlow")
     from whalegui.core.errors import WhaleguiError
     from whalegui.core.logsetup import console_logging
 
-    module = importlib.import_module(COMMANDS[args.command][0])
+    command: Command = COMMANDS[args.command]
+    if command.needs_tensorflow:
+        missing = missing_modules()
+        if missing:
+            return _say_install_train_extra(args.command, "TensorFlow" if "tensorflow" in missing
+                                            else ", ".join(missing))
     try:
         with console_logging(logging.DEBUG if args.verbose else logging.INFO, "%(message)s"):
+            if command.needs_tensorflow:
+                import_tensorflow(verbose=args.verbose)
+            module: Any = importlib.import_module(command.module)
             return int(module.run(args))
+    except ImportError as exc:
+        if not is_train_extra_missing(exc):
+            raise
+        return _say_install_train_extra(args.command, exc.name or "TensorFlow")
     except WhaleguiError as exc:
         print(f"whale-train {args.command}: error: {exc}", file=sys.stderr)
         return 1

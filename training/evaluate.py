@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -193,30 +194,39 @@ def evaluate(query_emb: np.ndarray, gallery_emb: np.ndarray, query_truth: Sequen
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", type=Path, required=True, help="the ONNX model (its .json card beside it)")
-    p.add_argument("--gallery-csv", type=Path, required=True, help="known photos (Image,Id): the gallery")
-    p.add_argument("--query-csv", type=Path, required=True,
+    p.add_argument("--model", type=Path, required=True, metavar="MODEL.onnx",
+                   help="the ONNX model; its card MODEL.json beside it")
+    p.add_argument("--gallery-csv", type=Path, required=True, metavar="CSV",
+                   help="known photos (Image,Id): the gallery")
+    p.add_argument("--query-csv", type=Path, required=True, metavar="CSV",
                    help="query photos (Image,Id); Id new_whale for whales not in the gallery")
-    p.add_argument("--images", type=Path, required=True, help="folder holding both CSVs' photos")
-    p.add_argument("--query-images", type=Path, help="folder of the query photos if not --images")
-    p.add_argument("--report", type=Path, help="write summary.json, queries.txt and distances.png here")
+    p.add_argument("--images", type=Path, required=True, metavar="DIR",
+                   help="folder holding both CSVs' photos")
+    p.add_argument("--query-images", type=Path, metavar="DIR",
+                   help="folder of the query photos (default: --images)")
+    p.add_argument("--report", type=Path, metavar="DIR",
+                   help="write summary.json, queries.txt and distances.png here")
     p.add_argument("--threshold", type=float,
-                   help="new_whale threshold (cosine distance); default: the model card's")
+                   help="new_whale threshold, a cosine distance (default: the model card's)")
     p.add_argument("--cpu", action="store_true", help="run the model on the CPU even if a GPU works")
 
 
 def embed_paths(embedder: Any, paths: Sequence[Path], batch: int = 16, label: str = "photos") -> np.ndarray:
+    """Embed the photos at ``paths`` with the app's loader and embedder, counting progress on stdout (in
+    place on a terminal, a line at the end otherwise)."""
     from whalegui.core.images import load_photo, model_decode_size
 
     prep = embedder.card.preprocessing
     out = []
     total = len(paths)
+    interactive = sys.stdout.isatty()
     for start in range(0, total, batch):
         chunk = paths[start:start + batch]
         images = [load_photo(p, min_size=model_decode_size(prep)).image for p in chunk]
         out.append(embedder.embed_images(images, batch_size=batch))
-        print(f"\rembedding {label}: {min(total, start + batch)}/{total}", end="", flush=True)
-    print()
+        if interactive:
+            print(f"\rembedding {label}: {min(total, start + batch)}/{total}", end="", flush=True)
+    print(f"\rembedding {label}: {total}/{total}" if interactive else f"embedded {total} {label}")
     return np.concatenate(out) if out else np.zeros((0, embedder.dim), np.float32)
 
 

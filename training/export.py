@@ -209,12 +209,14 @@ def export_run(run_dir: str | Path, out: str | Path, *, name: str | None = None,
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--run", type=Path, required=True, help="the run folder written by 'whale-train fit'")
-    p.add_argument("--out", type=Path, required=True, help="MODEL.onnx to write (its card MODEL.json beside)")
+    p.add_argument("--run", type=Path, required=True, metavar="DIR",
+                   help="the run folder written by 'whale-train fit'")
+    p.add_argument("--out", type=Path, required=True, metavar="MODEL.onnx",
+                   help="the model to write; its card MODEL.json is written beside it")
     p.add_argument("--name", help="model name in the card (default: the file name)")
     p.add_argument("--compress", choices=["none", "fp16"], default="none",
                    help="fp16: store weights as float16 (half the file; parity reported separately)")
-    p.add_argument("--real", type=Path, nargs="*", default=[],
+    p.add_argument("--real", type=Path, nargs="*", default=[], metavar="PHOTO",
                    help="real photos for the parity check (default: the run's validation photos)")
 
 

@@ -11,6 +11,7 @@ import argparse
 import json
 import logging
 import math
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -230,7 +231,7 @@ def _progbar(total: int, verbose: int) -> Callable[[int, int], None] | None:
         return None
     import keras
 
-    bar = keras.utils.Progbar(total, unit_name="photo")
+    bar = keras.utils.Progbar(total, unit_name="photo", verbose=verbose)
     return lambda done, _total: bar.update(done)
 
 
@@ -250,30 +251,33 @@ def load_training_data(cfg: TrainConfig, csv: Path | None, images: Path,
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     d = TrainConfig()
-    p.add_argument("--csv", type=Path, help="Kaggle catalogue (Image,Id); omit to read one folder per whale "
-                                            "from --images")
-    p.add_argument("--images", type=Path, required=True, help="folder of the catalogue's photos")
-    p.add_argument("--out", type=Path, required=True, help="run folder (config, weights, logs, reports)")
+    p.add_argument("--csv", type=Path, metavar="CSV",
+                   help="Kaggle catalogue (Image,Id); omit to read one folder per whale from --images")
+    p.add_argument("--images", type=Path, required=True, metavar="DIR",
+                   help="folder of the catalogue's photos")
+    p.add_argument("--out", type=Path, required=True, metavar="DIR",
+                   help="run folder to write (config, weights, logs, reports)")
     p.add_argument("--backbone", default=d.backbone, choices=["vgg16"], help="convolutional backbone")
     p.add_argument("--weights", default=d.weights,
                    help="backbone weights: imagenet (Keras download), none (random), or a local .h5 file")
     p.add_argument("--image-size", type=parse_image_size, default=(d.height, d.width), metavar="HxW",
-                   help=f"model input, HxW or S for Sx3S (default {d.height}x{d.width}; multiples of 32)")
+                   help=f"model input, HxW or S for Sx3S, multiples of 32 (default: {d.height}x{d.width})")
     p.add_argument("--resize", default=d.resize, choices=["squash", "letterbox", "crop"],
-                   help="how a photo is fitted to the input (default %(default)s)")
+                   help="how a photo is fitted to the input")
     p.add_argument("--embedding-dim", type=int, default=d.embedding_dim, help="embedding size")
     p.add_argument("--margin", type=float, default=d.margin,
-                   help="triplet margin alpha on squared distances (default %(default)s)")
+                   help="triplet margin alpha on squared distances")
     p.add_argument("--mining", default=d.mining, choices=MINING,
                    help="random: the original triplets; batch-hard / semi-hard: mined in P x K batches")
-    p.add_argument("--epochs", type=int, default=d.epochs, help="epochs (default %(default)s)")
+    p.add_argument("--epochs", type=int, default=d.epochs, help="epochs")
     p.add_argument("--batch-size", type=int, default=d.batch_size, help="triplets or photos per batch")
     p.add_argument("--whales-per-batch", type=int, default=d.whales_per_batch,
                    help="P of batch-hard's P whales x K photos (K = batch size / P)")
     p.add_argument("--learning-rate", type=float, default=d.learning_rate, help="Adam learning rate")
-    p.add_argument("--unlabelled", type=Path,
+    p.add_argument("--unlabelled", type=Path, metavar="DIR",
                    help="folder of unlabelled photos: each trains against an augmented copy of itself")
-    p.add_argument("--max-unlabelled", type=int, default=0, help="use at most this many unlabelled photos")
+    p.add_argument("--max-unlabelled", type=int, default=0,
+                   help="use at most this many unlabelled photos; 0 uses all")
     p.add_argument("--views", type=int, default=d.views,
                    help="cached views per photo: the photo plus VIEWS-1 augmented copies")
     p.add_argument("--no-cache", action="store_true",
@@ -286,7 +290,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="train on whales with at least this many photos (1: all, with augmented positives)")
     p.add_argument("--val-fraction", type=float, default=d.val_fraction,
                    help="fraction of whales held out for validation and the new_whale threshold")
-    p.add_argument("--cache-dir", type=Path, help="keep computed backbone features here to reuse them")
+    p.add_argument("--cache-dir", type=Path, metavar="DIR",
+                   help="keep computed backbone features here to reuse them")
     p.add_argument("--seed", type=int, default=d.seed, help="random seed")
 
 
@@ -314,7 +319,8 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "data.json").write_text(json.dumps(summary, indent=2) + "\n")
-    result = fit(cfg, train, val, out, cache_dir=args.cache_dir)
+    # Keras draws progress bars with ANSI codes; off a terminal (a log file, a pipe) one line per epoch.
+    result = fit(cfg, train, val, out, cache_dir=args.cache_dir, verbose=1 if sys.stdout.isatty() else 2)
     secs = result.seconds_per_epoch
     print(f"trained {len(secs)} epochs, {np.median(secs) if secs else 0:.2f} s/epoch "
           f"(+{result.feature_seconds:.1f} s computing features); validation {result.validation}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from training.synthetic.dataset import WIDTH_RANGE, generate_dataset
@@ -22,18 +23,35 @@ def _int_range(text: str) -> tuple[int, int]:
     return parts[0], parts[1]
 
 
+def _count(minimum: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        return value
+
+    return parse
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", required=True, type=Path, help="folder to write train/, test/ and the CSVs")
-    parser.add_argument("--whales", required=True, type=int, help="number of known individuals (in train)")
+    parser.add_argument("--out", required=True, type=Path, metavar="DIR",
+                        help="folder to write train/, test/ and the two CSVs into (empty; see --overwrite)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace a set written earlier in DIR (only its CSVs and photos are removed)")
+    parser.add_argument("--whales", required=True, type=_count(1), metavar="N",
+                        help="number of known individuals (in train)")
     parser.add_argument("--train-per-whale", type=_int_range, default=(1, 6), metavar="A-B",
-                        help="train photos per whale, long-tailed within A-B (default 1-6)")
-    parser.add_argument("--test-per-whale", type=int, default=1, metavar="C",
-                        help="test photos per known and per unknown whale (default 1)")
-    parser.add_argument("--unknown-whales", type=int, default=0, metavar="U",
-                        help="individuals only in test, labelled new_whale (default 0)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed; same seed, same bytes (default 0)")
+                        help="train photos per whale, long-tailed within A-B (default: 1-6)")
+    parser.add_argument("--test-per-whale", type=_count(0), default=1, metavar="C",
+                        help="test photos per known and per unknown whale")
+    parser.add_argument("--unknown-whales", type=_count(0), default=0, metavar="U",
+                        help="individuals only in test, labelled new_whale")
+    parser.add_argument("--seed", type=int, default=0, help="random seed; same seed, same bytes")
     parser.add_argument("--width", type=_int_range, default=WIDTH_RANGE, metavar="A-B",
-                        help=f"photo width range in pixels (default {WIDTH_RANGE[0]}-{WIDTH_RANGE[1]}); "
+                        help=f"photo width range in pixels (default: {WIDTH_RANGE[0]}-{WIDTH_RANGE[1]}); "
                              "heights follow from a 2.5-4:1 aspect")
 
 
@@ -42,15 +60,20 @@ def run(args: argparse.Namespace) -> int:
     interactive = sys.stderr.isatty()
 
     def progress(done: int, total: int) -> None:
+        # On a terminal one line counts up in place; in a log, a line every 500 photos and at the end.
         if done == total or (interactive and done % 10 == 0) or (not interactive and done % 500 == 0):
             rate = done / max(time.monotonic() - start, 1e-6)
-            end = "\n" if done == total or not interactive else ""
-            print(f"\rsynth: {done}/{total} photos ({rate:.0f}/s)", end=end, file=sys.stderr, flush=True)
+            line = f"synth: {done}/{total} photos ({rate:.0f}/s)"
+            if interactive:
+                print(f"\r{line}", end="\n" if done == total else "", file=sys.stderr, flush=True)
+            else:
+                print(line, file=sys.stderr, flush=True)
 
     try:
         result = generate_dataset(args.out, whales=args.whales, train_per_whale=args.train_per_whale,
                                   test_per_whale=args.test_per_whale, unknown_whales=args.unknown_whales,
-                                  seed=args.seed, width_range=args.width, progress=progress)
+                                  seed=args.seed, width_range=args.width, overwrite=args.overwrite,
+                                  progress=progress)
     except ValueError as exc:
         print(f"whale-train synth: error: {exc}", file=sys.stderr)
         return 2

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +14,7 @@ import numpy as np
 
 from training.synthetic.identity import WhaleIdentity, make_whale
 from training.synthetic.photo import render_photo
+from whalegui.core.errors import CatalogueError
 from whalegui.core.records import NEW_WHALE
 
 log = logging.getLogger(__name__)
@@ -21,6 +23,11 @@ log = logging.getLogger(__name__)
 WIDTH_RANGE = (600, 1000)
 
 ProgressFn = Callable[[int, int], None]
+
+_SPLITS = ("train", "test")
+_CSV_NAMES = ("train.csv", "test_labels.csv")
+#: The names :func:`generate_dataset` gives its photos: nine hex digits.
+_PHOTO_NAME = re.compile(r"[0-9a-f]{9}\.jpg")
 
 
 @dataclass(frozen=True)
@@ -49,7 +56,7 @@ def _photo_rng(seed: int, whale_index: int, photo_index: int) -> np.random.Gener
 
 def generate_dataset(out: str | Path, *, whales: int, train_per_whale: tuple[int, int] = (1, 6),
                      test_per_whale: int = 1, unknown_whales: int = 0, seed: int = 0,
-                     width_range: tuple[int, int] = WIDTH_RANGE,
+                     width_range: tuple[int, int] = WIDTH_RANGE, overwrite: bool = False,
                      progress: ProgressFn | None = None) -> SyntheticSet:
     """Write a Kaggle-format synthetic set into ``out``.
 
@@ -58,14 +65,19 @@ def generate_dataset(out: str | Path, *, whales: int, train_per_whale: tuple[int
     hold ``test_per_whale`` further photos of each of them plus ``test_per_whale`` photos of each of
     ``unknown_whales`` individuals absent from train, labelled ``new_whale``. ``progress(done, total)`` is
     called after each photo. The same arguments give byte-identical files.
+
+    A folder already holding a set is refused with :class:`CatalogueError`, unless ``overwrite``, which
+    first removes that set's files, so no old photo is left among the new; a ``train/`` or ``test/``
+    folder holding files this function does not write is always refused.
     """
     lo, hi = int(train_per_whale[0]), int(train_per_whale[1])
-    if whales < 0 or unknown_whales < 0 or test_per_whale < 0 or not 1 <= lo <= hi:
-        raise ValueError("need whales >= 0, unknown_whales >= 0, test_per_whale >= 0 and 1 <= A <= B")
+    if whales < 1 or unknown_whales < 0 or test_per_whale < 0 or not 1 <= lo <= hi:
+        raise ValueError("need whales >= 1, unknown_whales >= 0, test_per_whale >= 0 and 1 <= A <= B")
     wmin, wmax = int(width_range[0]), int(width_range[1])
     if not 16 <= wmin <= wmax:
         raise ValueError(f"bad width range {width_range}")
     out = Path(out)
+    _clear_earlier_set(out, overwrite)
     (out / "train").mkdir(parents=True, exist_ok=True)
     (out / "test").mkdir(parents=True, exist_ok=True)
 
@@ -129,3 +141,27 @@ def generate_dataset(out: str | Path, *, whales: int, train_per_whale: tuple[int
              counts["test_photos"], whales, unknown_whales, out)
     return SyntheticSet(out=out, train_csv=train_csv, test_labels_csv=test_csv, counts=counts)
 
+
+
+def _clear_earlier_set(out: Path, overwrite: bool) -> None:
+    """Refuse ``out`` if it holds a set, unless ``overwrite``; then remove only the files a set is made of:
+    the two CSVs and the photos named as this module names them."""
+    ours = [out / name for name in _CSV_NAMES if (out / name).is_file()]
+    foreign: list[Path] = []
+    for split in _SPLITS:
+        folder = out / split
+        if folder.is_dir():
+            for path in sorted(folder.iterdir()):
+                (ours if path.is_file() and _PHOTO_NAME.fullmatch(path.name) else foreign).append(path)
+    if foreign:
+        raise CatalogueError(foreign[0].parent, f"holds {len(foreign)} file(s) that 'whale-train synth' "
+                                                f"did not write (such as {foreign[0].name}); choose another "
+                                                "folder")
+    if not ours:
+        return
+    if not overwrite:
+        raise CatalogueError(out, "already holds a synthetic set; choose an empty folder, or replace it "
+                                  "(--overwrite)")
+    for path in ours:
+        path.unlink()
+    log.info("removed the earlier set in %s (%d files)", out, len(ours))
