@@ -91,7 +91,8 @@ def run(quick: bool) -> list[Result]:
         home = tmp / "home"
         home.mkdir()
         launch(tmp / "small", model.path, home)  # warm the OS file cache for Qt and Python
-        big, small = [], []
+        big: list[dict[str, Any]] = []
+        small: list[dict[str, Any]] = []
         for i in range(reps):
             order = [(tmp / "big", big), (tmp / "small", small)]
             for folder, out in order if i % 2 == 0 else order[::-1]:

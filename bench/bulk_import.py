@@ -31,20 +31,15 @@ def make_catalogue(folder: Path, n: int, per_whale: int = 3, seed: int = 0) -> t
     rng = np.random.default_rng(seed)
     noise = rng.normal(0, 7, (SIZE[1] + 64, SIZE[0] + 64, 3)).astype(np.float32)
     rows = []
-    try:
-        from training.synthetic import make_whale, render_photo
-    except ImportError:
-        render_photo = None
+    from training.synthetic import make_whale, render_photo  # numpy and Pillow only, as the app
+
     base: np.ndarray | None = None
     for i in range(n):
         whale = i // per_whale
         if i % per_whale == 0:  # one render per whale; its photos differ by noise and exposure
-            if render_photo is not None:
-                photo = render_photo(make_whale(np.random.default_rng([seed, whale])),
-                                     np.random.default_rng([seed, whale, i]), 1000)
-                base = np.asarray(photo.resize(SIZE, Image.Resampling.BILINEAR), np.float32)
-            else:
-                base = np.full((SIZE[1], SIZE[0], 3), 90 + whale % 50, np.float32)
+            photo = render_photo(make_whale(np.random.default_rng([seed, whale])),
+                                 np.random.default_rng([seed, whale, i]), 1000)
+            base = np.asarray(photo.resize(SIZE, Image.Resampling.BILINEAR), np.float32)
         assert base is not None
         dy, dx = divmod(i % 4096, 64)  # a different noise crop for every photo: no two files alike
         arr = np.clip(base * (0.9 + 0.05 * (i % per_whale)) + noise[dy:dy + SIZE[1], dx:dx + SIZE[0]],

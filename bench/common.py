@@ -261,7 +261,7 @@ def _cuda_session_works() -> bool:
             s = ort.InferenceSession(model.SerializeToString(), opts,
                                      providers=["CUDAExecutionProvider", "CPUExecutionProvider"])
         s.run(None, {"x": np.ones(1, np.float32)})
-        return s.get_providers()[0] == "CUDAExecutionProvider"
+        return bool(s.get_providers()[0] == "CUDAExecutionProvider")
     except Exception:
         return False
 

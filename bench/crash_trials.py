@@ -352,13 +352,13 @@ def run_trial(trial: int, gallery: Path, model: Path, work: Path, expected: dict
         _wait_for(journal, lambda lines: "ready" in lines or proc.poll() is not None, READY_TIMEOUT)
         if mode == "timer":
             # Kill after a random number of operations, a random time into the next one.
-            target = rng.randrange(len(plan.ops))
+            ops_done = rng.randrange(len(plan.ops))
             t0 = time.perf_counter()
-            _wait_for(journal, lambda lines: lines.count("op") >= target or proc.poll() is not None,
-                      OP_TIMEOUT * (target + 1))
-            per_op = (time.perf_counter() - t0) / max(target, 1) if target else 0.15
+            _wait_for(journal, lambda lines: lines.count("op") >= ops_done or proc.poll() is not None,
+                      OP_TIMEOUT * (ops_done + 1))
+            per_op = (time.perf_counter() - t0) / max(ops_done, 1) if ops_done else 0.15
             time.sleep(rng.uniform(0, 1.5 * max(per_op, 0.02)))
-            kill_text = f"after {target} ops + a random delay"
+            kill_text = f"after {ops_done} ops + a random delay"
             with contextlib.suppress(ProcessLookupError):
                 proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=OP_TIMEOUT * (len(plan.ops) + 1))

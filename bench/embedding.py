@@ -19,6 +19,7 @@ import contextlib
 import logging
 import os
 import tempfile
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -54,10 +55,10 @@ def _export(model: Any, height: int, width: int, out: Path) -> Path:
 
     spec = (tf.TensorSpec((None, height, width, 3), tf.float32, name="image"),)
 
-    @tf.function(input_signature=spec)
-    def serve(image: Any) -> Any:
+    def embed(image: Any) -> Any:
         return {"embedding": model(image, training=False)}
 
+    serve = tf.function(embed, input_signature=spec)
     tf2onnx.convert.from_function(serve, input_signature=spec, opset=17, output_path=str(out))
     return out
 
@@ -83,8 +84,8 @@ def _compare(label: str, model: Any, onnx_path: Path, h: int, w: int, quick: boo
         keras_out = np.asarray(model.predict(x, batch_size=batch, verbose=0))
         diff = float(np.abs(ort_out.reshape(batch, -1) - keras_out.reshape(batch, -1)).max())
         max_diff = diff if same_weights else "n/a (the Keras side has the architecture, not the weights)"
-        p = paired(lambda x=x, b=batch: model.predict(x, batch_size=b, verbose=0),
-                   lambda x=x: sess.run(None, {input_name: x}), reps, warmup=0)
+        p = paired(partial(model.predict, x, batch_size=batch, verbose=0),
+                   partial(sess.run, None, {input_name: x}), reps, warmup=0)
         per_a, per_b = p.a.median / batch * 1e3, p.b.median / batch * 1e3
         bar = f">= {BAR:.0f}x" if batch == 1 else ""
         met = (p.ratio >= BAR) if batch == 1 else None
@@ -95,8 +96,8 @@ def _compare(label: str, model: Any, onnx_path: Path, h: int, w: int, quick: boo
                      "keras_ms_per_photo": per_a, "ort_ms_per_photo": per_b, **p.to_dict()}))
         if batch == 1:
             # Keras without predict()'s per-call set-up, for context (not the bar).
-            direct = paired(lambda x=x: model(x, training=False),
-                            lambda x=x: sess.run(None, {input_name: x}), reps, warmup=1)
+            direct = paired(partial(model, x, training=False),
+                            partial(sess.run, None, {input_name: x}), reps, warmup=1)
             results.append(Result(
                 "1 embedding", f"{label}, batch 1: Keras model(x) vs ORT (context)",
                 f"{direct.a.median * 1e3:.0f} vs {direct.b.median * 1e3:.0f} ms = {direct.ratio_text()}",
@@ -108,7 +109,7 @@ def _compare(label: str, model: Any, onnx_path: Path, h: int, w: int, quick: boo
                 x = rng.random((batch, h, w, 3), dtype=np.float32) * 255.0
                 from bench.common import time_many
 
-                t = time_many(lambda x=x: gpu.run(None, {input_name: x}), 20 if batch == 1 else 10, warmup=3)
+                t = time_many(partial(gpu.run, None, {input_name: x}), 20 if batch == 1 else 10, warmup=3)
                 results.append(Result("1 embedding", f"{label}, batch {batch}: ORT CUDA GPU (ms/photo)",
                                       f"{t.median / batch * 1e3:.2f} ms ({t.low / batch * 1e3:.2f}.."
                                       f"{t.high / batch * 1e3:.2f})", details={"samples": t.samples}))

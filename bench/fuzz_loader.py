@@ -25,6 +25,7 @@ import time
 import traceback
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import ExifTags, Image
@@ -55,7 +56,7 @@ def seed_photos() -> dict[str, bytes]:
     exif.get_ifd(ExifTags.IFD.Exif)[ExifTags.Base.DateTimeOriginal] = "2024:07:15 09:30:12"
     seeds: dict[str, bytes] = {}
 
-    def save(name: str, image: Image.Image, **options: object) -> None:
+    def save(name: str, image: Image.Image, **options: Any) -> None:
         buf = io.BytesIO()
         image.save(buf, **options)
         seeds[name] = buf.getvalue()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -62,11 +63,11 @@ def run(quick: bool, cuda: bool = False) -> list[Result]:
                 size = g._model_size()
                 prep = embedder.card.preprocessing
                 q0 = queries[len(queries) // 2]
-                decode = time_many(lambda q0=q0, size=size: load_photo(q0, min_size=size), 10)
+                decode = time_many(partial(load_photo, q0, min_size=size), 10)
                 image = load_photo(q0, min_size=size).image
-                embed = time_many(lambda image=image, e=embedder: e.embed_images([image]), 10)
+                embed = time_many(partial(embedder.embed_images, [image]), 10)
                 vec = embedder.embed_images([image])[0]
-                search = time_many(lambda vec=vec: g.identify_embedding(vec, top=5), 20)
+                search = time_many(partial(g.identify_embedding, vec, top=5), 20)
             p50, p95 = t.pct(50) * 1e3, t.pct(95) * 1e3
             where = "CUDA GPU" if device == "cuda" else "CPU"
             has_bar = not model.stand_in and device == "cpu"

@@ -131,8 +131,8 @@ def bench_size(n: int, dim: int, n_queries: int, latency_queries: int, sweep: tu
     good = [r for r in sweep_rows if r["recall_at_10"] >= RECALL_BAR]
     # The smallest swept ef meeting the recall bar; failing that, the smallest finding the same-whale
     # neighbours as well (recall of those >= the bar).
-    same = [r for r in sweep_rows if r["recall_same_whale"] >= RECALL_BAR]
-    ef_min = int(good[0]["ef"]) if good else int(same[0]["ef"]) if same else ef
+    good_same = [r for r in sweep_rows if r["recall_same_whale"] >= RECALL_BAR]
+    ef_min = int(good[0]["ef"]) if good else int(good_same[0]["ef"]) if good_same else ef
     ef_min_basis = "recall@10" if good else "same-whale recall"
 
     # Paired latency: blocks of the same queries through exact, HNSW at the app's ef and HNSW at ef_min,

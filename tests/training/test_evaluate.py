@@ -11,7 +11,8 @@ from whalegui.core.records import NEW_WHALE
 
 def _unit(rng: np.random.Generator, n: int, dim: int = 8) -> np.ndarray:
     v = rng.standard_normal((n, dim)).astype(np.float32)
-    return v / np.linalg.norm(v, axis=1, keepdims=True)
+    unit: np.ndarray = v / np.linalg.norm(v, axis=1, keepdims=True)
+    return unit
 
 
 def test_rank_whales_is_the_apps_ranking_over_every_gallery_photo() -> None:
