@@ -46,8 +46,8 @@ def missing_modules(names: tuple[str, ...] = ("tensorflow", "keras")) -> list[st
 
 
 def is_train_extra_missing(exc: ImportError) -> bool:
-    """Whether ``exc`` says a module of the ``train`` extra is not installed."""
-    return (exc.name or "").split(".")[0] in TRAIN_EXTRA_MODULES
+    """Whether ``exc`` says a module of the ``train`` extra is not installed (not merely broken)."""
+    return isinstance(exc, ModuleNotFoundError) and (exc.name or "").split(".")[0] in TRAIN_EXTRA_MODULES
 
 
 def import_tensorflow(*, verbose: bool = False) -> None:
