@@ -83,6 +83,29 @@ def test_enroll_then_identify_returns_the_whale_first(gallery: Gallery, photos: 
     assert gallery.whale_count() == 4 and gallery.photo_count() == 12
 
 
+_OPENED: list[str] | None = None  # the files opened while a test counts them (see opened_files)
+
+
+def _count_opens(event: str, args: tuple[object, ...]) -> None:
+    if event == "open" and _OPENED is not None and isinstance(args[0], (str, bytes, os.PathLike)):
+        _OPENED.append(os.fsdecode(args[0]))
+
+
+sys.addaudithook(_count_opens)  # (hooks cannot be removed: it counts only while _OPENED is a list)
+
+
+def test_identify_many_opens_each_query_once(gallery: Gallery, photos: Path) -> None:
+    global _OPENED
+    queries = [pattern_photo(photos / f"q{w}.jpg", w, 50 + w) for w in range(3)]
+    _OPENED = []
+    try:
+        results = gallery.identify_many(queries, top=2)
+    finally:
+        opened, _OPENED = _OPENED, None
+    assert [r.candidates[0].whale_id for r in results] == ["whale0", "whale1", "whale2"]  # type: ignore[union-attr]
+    assert [sum(1 for o in opened if Path(o) == q) for q in queries] == [1, 1, 1], opened
+
+
 def test_generated_ids_and_whale_listing(tmp_path: Path, embedder: Embedder, photos: Path) -> None:
     with Gallery.open(tmp_path / "g", embedder) as g:
         whale_id = g.enroll(shots(photos, 1, 2), notes="nick in left tip")
@@ -259,7 +282,7 @@ def test_index_grows_past_its_capacity(tmp_path: Path, embedder: Embedder, photo
         for w in range(22):  # 66 photos: beyond the initial capacity of 64
             g.enroll(shots(photos, w, 3), whale_id=f"w{w}")
         assert g.identify(pattern_photo(photos / "q.jpg", 17, 99)).candidates[0].whale_id == "w17"
-        assert len(g._ensure_index()) == 66
+        assert len(g.photo_index()) == 66
 
 
 @pytest.mark.slow
