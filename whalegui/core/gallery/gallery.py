@@ -268,6 +268,7 @@ class Gallery:
                 ident = self.identify_embedding(vec, top=top, threshold=threshold)
                 ident.query_path = p
                 ident.meta = photo.meta
+                ident.sha256 = sha
                 ident.duplicate_of = self.find_photo_by_sha(sha)
                 results.append(ident)
             if progress is not None:
@@ -286,11 +287,12 @@ class Gallery:
     # ------------------------------------------------------------------ changes
 
     def enroll(self, paths: Sequence[str | Path], whale_id: str | None = None, name: str = "",
-               notes: str = "") -> str:
+               notes: str = "", *, identified: Sequence[Identification] = ()) -> str:
         """Catalogue a new whale with its photos (all or nothing); returns its id.
 
-        Raises :class:`WhaleExistsError`, :class:`PhotoError` (unreadable photo) or
-        :class:`DuplicatePhotoError` (a photo already catalogued) and then changes nothing.
+        A photo that is the query of one of ``identified`` keeps that identification's embedding instead
+        of being embedded again. Raises :class:`WhaleExistsError`, :class:`PhotoError` (unreadable photo)
+        or :class:`DuplicatePhotoError` (a photo already catalogued) and then changes nothing.
         """
         self._require_writable()
         if whale_id is not None:
@@ -302,21 +304,23 @@ class Gallery:
         with self._store.lock:
             if whale_id is not None and self.has_whale(whale_id):
                 raise WhaleExistsError(whale_id)
-            prepared = self._intake.prepare_new(files, embedder)
+            prepared = self._intake.prepare_new(files, embedder, identified)
             new_id = whale_id or new_whale_id(self.has_whale)
             self._intake.store([(p, new_id) for p in prepared], create={new_id: (name, notes)},
                                action="enroll")
         log.info("enrolled whale %s with %d photos", new_id, len(prepared))
         return new_id
 
-    def add_photos(self, whale_id: str, paths: Sequence[str | Path]) -> list[PhotoRecord]:
-        """Add photos to a catalogued whale (all or nothing); returns their records."""
+    def add_photos(self, whale_id: str, paths: Sequence[str | Path], *,
+                   identified: Sequence[Identification] = ()) -> list[PhotoRecord]:
+        """Add photos to a catalogued whale (all or nothing); returns their records. ``identified`` as
+        for :meth:`enroll`."""
         self._require_writable()
         embedder = self._require_embedder()
         with self._store.lock:
             if not self.has_whale(whale_id):
                 raise WhaleNotFoundError(whale_id)
-            prepared = self._intake.prepare_new([Path(p) for p in paths], embedder)
+            prepared = self._intake.prepare_new([Path(p) for p in paths], embedder, identified)
             ids = self._intake.store([(p, whale_id) for p in prepared], create={}, action="add_photos")
             return [self.photo(i) for i in ids]
 

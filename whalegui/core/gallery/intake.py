@@ -22,6 +22,7 @@ from whalegui.core.errors import DuplicatePhotoError
 from whalegui.core.gallery.files import THUMB_SIZE, PhotoFiles, photo_suffix
 from whalegui.core.gallery.index_cache import IndexCache
 from whalegui.core.gallery.store import GalleryStore, PhotoRow
+from whalegui.core.identify import Identification
 from whalegui.core.images import PhotoMeta, load_photo, model_decode_size, read_photo_bytes
 
 log = logging.getLogger(__name__)
@@ -79,10 +80,14 @@ class PhotoIntake:
                              taken_at if taken_at is not None else photo.meta.taken_at,
                              gps if gps is not None else photo.meta.gps)
 
-    def prepare_new(self, paths: Sequence[Path], embedder: Embedder) -> list[PreparedPhoto]:
+    def prepare_new(self, paths: Sequence[Path], embedder: Embedder,
+                    identified: Sequence[Identification] = ()) -> list[PreparedPhoto]:
         """Read, hash, decode and embed photos that are not catalogued yet; raise on the first unreadable
         (:class:`PhotoError`) or catalogued (:class:`DuplicatePhotoError`) one. A photo given twice is
-        taken once."""
+        taken once. A path that is the ``query_path`` of one of ``identified`` (with the same bytes, when
+        the identification knows their hash) takes that identification's embedding instead of being
+        embedded again."""
+        known = {Path(i.query_path): i for i in identified if i.query_path is not None}
         size = decode_size(embedder)
         prepared: list[PreparedPhoto] = []
         seen: set[str] = set()
@@ -94,7 +99,11 @@ class PhotoIntake:
             if sha in seen:
                 continue  # the same photo twice in one call: once is enough
             seen.add(sha)
-            prepared.append(self.prepare(p, data, sha, size))
+            item = self.prepare(p, data, sha, size)
+            ident = known.get(p)
+            if ident is not None:
+                item.embedding = _reusable(ident, sha, embedder.dim)
+            prepared.append(item)
         self.embed(prepared, embedder)
         return prepared
 
@@ -127,3 +136,15 @@ class PhotoIntake:
             self._index.apply(generation, add=(ids, vectors))
             return ids
 
+
+def _reusable(ident: Identification, sha256: str, dim: int) -> np.ndarray | None:
+    """The identification's embedding if it is one of this photo by this model's size, else None."""
+    if ident.sha256 is not None and ident.sha256 != sha256:
+        log.info("%s changed since it was identified: embedding it again", ident.query_path)
+        return None
+    vec = np.asarray(ident.embedding, dtype=np.float32).reshape(-1)
+    if vec.shape[0] != dim:
+        log.warning("the identification of %s has a %d-value embedding, the model makes %d: embedding it "
+                    "again", ident.query_path, vec.shape[0], dim)
+        return None
+    return vec
