@@ -370,17 +370,19 @@ class Gallery:
     def import_catalogue(self, csv_path: str | Path | None, images_dir: str | Path, *,
                          progress: Callable[[int, int], None] | None = None,
                          cancel: threading.Event | None = None) -> ImportReport:
-        """Import a labelled catalogue: a Kaggle ``Image,Id`` CSV with its images folder, or (``csv_path``
-        None) one sub-folder per whale. Resumable: photos already catalogued are skipped by hash. Bad rows
-        and unreadable photos are listed in the report and skipped. One transaction per batch."""
+        """Import a labelled catalogue: a Kaggle ``Image,Id`` CSV (with the optional columns an export
+        writes) and its images folder, or (``csv_path`` None) one sub-folder per whale. Resumable: photos
+        already catalogued are skipped by hash. Bad rows and unreadable photos are listed in the report
+        and skipped. One transaction per batch."""
         self._require_writable()
         embedder = self._require_embedder()
         return import_catalogue(self._store, self._intake, embedder, csv_path, images_dir, progress=progress,
                                 cancel=cancel)
 
     def export_csv(self, path: str | Path | io.TextIOBase) -> int:
-        """Write the catalogue as CSV (``Image,Id`` first, so it re-imports with the gallery folder as the
-        images folder; then name, original file name, date, GPS, sha256). Returns the number of rows."""
+        """Write the catalogue as CSV: ``Image,Id`` first (``Image`` inside the gallery folder, so it
+        re-imports with the gallery folder as the images folder), then every whale's name and notes and
+        every photo's original file name, date, place and sha256. Returns the number of rows."""
         return export_csv(self._store, path)
 
     # ------------------------------------------------------------------ maintenance

@@ -366,6 +366,14 @@ class GalleryStore:
             generation = self.bump_index_generation(c)
         return ids, generation
 
+    def create_whales(self, create: Mapping[str, tuple[str, str]], *, action: str) -> None:
+        """Create whales without photos (id -> (name, notes)), in one transaction (audited). The photos,
+        and so the index, do not change."""
+        with self.transaction() as c:
+            self._create_whales(c, create, now())
+            for whale_id in create:
+                self.audit(c, action, whale_id, {"created": True, "photos": []})
+
     def rename_whale(self, whale_id: str, *, new_id: str | None, name: str | None,
                      notes: str | None) -> None:
         """Change a whale's id, name and/or notes (None keeps it); audited with the old values."""
