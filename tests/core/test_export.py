@@ -14,21 +14,10 @@ import pytest
 from PIL import ExifTags, Image, TiffImagePlugin
 
 from tests.flukes import pattern_photo
-from tests.models import make_tiny_model
 from whalegui.cli import main
 from whalegui.core.catalogue import CATALOGUE_COLUMNS, read_catalogue
 from whalegui.core.embedder import Embedder
 from whalegui.core.gallery import Gallery
-
-
-@pytest.fixture(scope="module")
-def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_tiny_model(tmp_path_factory.mktemp("model"))
-
-
-@pytest.fixture(scope="module")
-def embedder(model: Path) -> Embedder:
-    return Embedder(model, device="cpu")
 
 
 def sighting_photo(path: Path, whale: int, shot: int, taken: str | None = None,

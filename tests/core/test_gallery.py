@@ -36,11 +36,6 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def embedder(tmp_path_factory: pytest.TempPathFactory) -> Embedder:
-    return Embedder(make_tiny_model(tmp_path_factory.mktemp("model")), device="cpu")
-
-
-@pytest.fixture(scope="module")
 def other_embedder(tmp_path_factory: pytest.TempPathFactory) -> Embedder:
     return Embedder(make_tiny_model(tmp_path_factory.mktemp("model2"), name="other", seed=5, dim=24),
                     device="cpu")
