@@ -110,6 +110,7 @@ class Gallery:
         return gallery
 
     def close(self) -> None:
+        """Close the database and release the writer lock (idempotent)."""
         with self._store.lock:
             if self._store.closed:
                 return
@@ -166,10 +167,12 @@ class Gallery:
 
     @property
     def model_name(self) -> str:
+        """The name (from its card) of the model that embedded the gallery's photos."""
         return self._store.model.name
 
     @property
     def embedding_dim(self) -> int:
+        """The number of values in each of the gallery's embeddings (0 for a new gallery)."""
         return self._store.model.dim
 
     @property
@@ -178,9 +181,11 @@ class Gallery:
         return self._store.generation
 
     def whale_count(self) -> int:
+        """How many whales are catalogued."""
         return self._store.whale_count()
 
     def photo_count(self) -> int:
+        """How many photos are catalogued."""
         return self._store.photo_count()
 
     def whales(self, search: str = "") -> list[WhaleSummary]:
@@ -192,6 +197,7 @@ class Gallery:
         return self._store.whale(whale_id)
 
     def has_whale(self, whale_id: str) -> bool:
+        """Whether ``whale_id`` is catalogued."""
         return self._store.has_whale(whale_id)
 
     def photos(self, whale_id: str | None = None) -> list[PhotoRecord]:
@@ -203,6 +209,7 @@ class Gallery:
         return self._store.photo(photo_id)
 
     def find_photo_by_sha(self, sha256: str) -> PhotoRecord | None:
+        """The catalogued photo with these bytes (by sha256), or None."""
         return self._store.find_photo_by_sha(sha256)
 
     def embedding(self, photo_id: int) -> np.ndarray:

@@ -127,9 +127,11 @@ class GalleryStore:
 
     @property
     def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
         return self._closed
 
     def close(self) -> None:
+        """Close the connection (idempotent); every later access raises GalleryError."""
         with self.lock:
             if self._closed:
                 return
@@ -186,6 +188,7 @@ class GalleryStore:
                 raise
 
     def meta(self, key: str) -> str | None:
+        """A value of the ``meta`` table, or None."""
         row = self.query_one("SELECT value FROM meta WHERE key = ?", (key,))
         return None if row is None else str(row[0])
 
@@ -197,6 +200,7 @@ class GalleryStore:
 
     @property
     def generation(self) -> int:
+        """A counter bumped by every committed change."""
         return int(self.meta("generation") or 0)
 
     @property
@@ -206,21 +210,25 @@ class GalleryStore:
 
     @property
     def gallery_id(self) -> str:
+        """A random id given to the gallery when it was made (the index stamp names it)."""
         return self.meta("gallery_id") or ""
 
     @staticmethod
     def set_model(c: sqlite3.Connection, model: ModelStamp) -> None:
+        """Record (within transaction ``c``) the model whose embeddings the gallery holds."""
         for key, value in (("model_fingerprint", model.fingerprint), ("model_name", model.name),
                            ("embedding_dim", str(model.dim))):
             c.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
 
     @staticmethod
     def bump_index_generation(c: sqlite3.Connection) -> int:
+        """Bump (within transaction ``c``) the index generation; returns its new value."""
         c.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'index_generation'")
         return int(c.execute("SELECT value FROM meta WHERE key = 'index_generation'").fetchone()[0])
 
     @staticmethod
     def audit(c: sqlite3.Connection, action: str, whale_id: str | None, details: Mapping[str, Any]) -> None:
+        """Append an entry to the audit log within transaction ``c``."""
         c.execute("INSERT INTO audit (at, action, whale_id, details) VALUES (?, ?, ?, ?)",
                   (now(), action, whale_id, json.dumps(details, default=str)))
 
@@ -234,23 +242,28 @@ class GalleryStore:
     # ------------------------------------------------------------------ queries
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """The rows of a parametrised query."""
         with self.lock:
             self._require_open()
             return list(self._conn.execute(sql, tuple(params)).fetchall())
 
     def query_one(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
+        """The first row of a parametrised query, or None."""
         with self.lock:
             self._require_open()
             row = self._conn.execute(sql, tuple(params)).fetchone()
             return None if row is None else tuple(row)
 
     def whale_count(self) -> int:
+        """How many whales are catalogued."""
         return int(self.query("SELECT COUNT(*) FROM whales")[0][0])
 
     def photo_count(self) -> int:
+        """How many photos are catalogued."""
         return int(self.query("SELECT COUNT(*) FROM photos")[0][0])
 
     def has_whale(self, whale_id: str) -> bool:
+        """Whether ``whale_id`` is catalogued."""
         return self.query_one("SELECT 1 FROM whales WHERE id = ?", (whale_id,)) is not None
 
     def whales(self, search: str = "") -> list[WhaleSummary]:
@@ -263,6 +276,7 @@ class GalleryStore:
         return [self._summary(r, covers.get(r[6])) for r in rows]
 
     def whale(self, whale_id: str) -> WhaleSummary:
+        """One whale's summary; :class:`WhaleNotFoundError` when it is not catalogued."""
         row = self.query_one(_WHALE_SUMMARY + "WHERE w.id = ? GROUP BY w.id", (whale_id,))
         if row is None:
             raise WhaleNotFoundError(whale_id)
@@ -281,16 +295,19 @@ class GalleryStore:
         return [self._record(r) for r in rows]
 
     def photo(self, photo_id: int) -> PhotoRecord:
+        """One photo; :class:`PhotoNotFoundError` when it is not catalogued."""
         row = self.query_one(f"SELECT {_PHOTO_COLUMNS} FROM photos WHERE id = ?", (int(photo_id),))
         if row is None:
             raise PhotoNotFoundError(photo_id)
         return self._record(row)
 
     def find_photo_by_sha(self, sha256: str) -> PhotoRecord | None:
+        """The catalogued photo with these bytes (by sha256), or None."""
         row = self.query_one(f"SELECT {_PHOTO_COLUMNS} FROM photos WHERE sha256 = ?", (sha256,))
         return None if row is None else self._record(row)
 
     def photos_by_id(self, ids: Iterable[int]) -> dict[int, PhotoRecord]:
+        """The records of the photos ``ids`` (ids not in the gallery are left out)."""
         wanted = sorted({int(i) for i in ids})
         out: dict[int, PhotoRecord] = {}
         for chunk in _chunks(wanted):
@@ -319,6 +336,7 @@ class GalleryStore:
         return out
 
     def embedding(self, photo_id: int) -> np.ndarray:
+        """A photo's stored embedding; :class:`PhotoNotFoundError` when not catalogued."""
         row = self.query_one("SELECT embedding FROM photos WHERE id = ?", (int(photo_id),))
         if row is None:
             raise PhotoNotFoundError(photo_id)
@@ -406,6 +424,7 @@ class GalleryStore:
                                                    "source_notes": source.notes})
 
     def move_photo(self, photo_id: int, whale_id: str) -> None:
+        """File a photo under another catalogued whale (audited)."""
         with self.lock:
             photo = self.photo(photo_id)
             if not self.has_whale(whale_id):
@@ -432,6 +451,7 @@ class GalleryStore:
             return self.bump_index_generation(c)
 
     def set_thumb(self, photo_id: int, rel: str) -> None:
+        """Record a photo's (rebuilt) thumbnail file."""
         with self.transaction() as c:
             c.execute("UPDATE photos SET thumb = ? WHERE id = ?", (rel, photo_id))
 
@@ -488,10 +508,12 @@ def embedding_blob(vec: np.ndarray) -> bytes:
 
 
 def now() -> str:
+    """The current UTC time as SQLite stores it (ISO 8601, seconds)."""
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 def parse_time(value: str | None) -> datetime | None:
+    """A stored time, or None when empty or unreadable."""
     if not value:
         return None
     try:
