@@ -64,7 +64,7 @@ OP_TIMEOUT = 60.0
 SELF_KILL_TARGETS = [
     ("os:replace", 40),
     ("os:fsync", 40),
-    ("whalegui.core.gallery:_write_atomic", 30),
+    ("whalegui.core.gallery.files:write_atomic", 30),
     ("whalegui.core.index:PhotoIndex.save", 6),
 ]
 
@@ -244,8 +244,7 @@ def verify(folder: Path, model: Path, expected: dict[str, str]) -> Verdict:
 
     from whalegui.core.embedder import Embedder
     from whalegui.core.errors import WhaleguiError
-    from whalegui.core.gallery import INDEX_NAME, Gallery
-    from whalegui.core.index import PhotoIndex
+    from whalegui.core.gallery import Gallery
 
     verdict = Verdict()
     embedder = Embedder(model, device="cpu")
@@ -276,7 +275,7 @@ def verify(folder: Path, model: Path, expected: dict[str, str]) -> Verdict:
 
         # The index the gallery searches agrees with SQLite...
         ids = {r.photo_id for r in records}
-        index = g._ensure_index()
+        index = g.photo_index()
         if index.labels() != ids:
             verdict.index_problems.append(f"index holds {len(index.labels())} photos, database {len(ids)}")
         for sha in expected:
@@ -289,10 +288,10 @@ def verify(folder: Path, model: Path, expected: dict[str, str]) -> Verdict:
                 verdict.index_problems.append(f"searching photo {rec.photo_id}'s embedding misses it")
         # ... and so does the one saved on disk (the gallery saves it when it rebuilds it).
         try:
-            saved = PhotoIndex.load(folder / INDEX_NAME, g._index_stamp())
+            saved = g.saved_index()
             if saved.labels() != ids:
                 verdict.index_problems.append("the saved index holds other photos than the database")
-            elif ids and not np.allclose(saved.vectors(sorted(ids)), g._embeddings(sorted(ids)), atol=1e-4):
+            elif ids and not np.allclose(saved.vectors(sorted(ids)), g.embeddings(sorted(ids)), atol=1e-4):
                 verdict.index_problems.append("the saved index's vectors differ from the database's")
         except Exception as exc:  # StaleIndexError, or anything unexpected: both are findings
             if ids:

@@ -16,7 +16,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.flukes import pattern_photo
-from tests.models import make_tiny_model
 from whalegui.cli import main
 from whalegui.core.catalogue import read_catalogue
 from whalegui.core.embedder import Embedder
@@ -24,16 +23,6 @@ from whalegui.core.errors import CatalogueError, WhaleguiError
 from whalegui.core.gallery import Gallery, validate_whale_id
 
 GOOD = ["a.jpg", "b.jpg", "c.jpg", "baleine_é.jpg", "with space.jpg", "sub/d.jpg"]
-
-
-@pytest.fixture(scope="module")
-def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_tiny_model(tmp_path_factory.mktemp("model"))
-
-
-@pytest.fixture(scope="module")
-def embedder(model: Path) -> Embedder:
-    return Embedder(model, device="cpu")
 
 
 @pytest.fixture(scope="module")

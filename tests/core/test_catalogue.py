@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -122,3 +123,66 @@ def test_fuzz_csv_reader_raises_only_catalogue_errors(tmp_path_factory: pytest.T
     except CatalogueError:
         return
     assert all(e.path.parent == folder or folder in e.path.parents for e in cat.entries)
+
+
+def test_optional_columns_are_read_when_present(tmp_path: Path, images: Path) -> None:
+    text = ("Image;Id;Name;Notes;Original Name;taken_at;Latitude;Longitude\n"
+            "a.jpg;w_1;Old Tom;nick, left tip;IMG 0001.JPG;2019-07-14T09:30:12;-64,5;-62,25\n"
+            "b.jpg;w_1;;;;2019:07:15 10:00:00;;\n"          # EXIF's date format; no place
+            "c.jpg;w_2;;;;;;\n")                            # says nothing more: all None
+    cat = read_catalogue(write(tmp_path / "t.csv", text), images)
+    assert cat.errors == []
+    a, b, c = cat.entries
+    assert (a.original_name, a.taken_at, a.gps) == ("IMG 0001.JPG", datetime(2019, 7, 14, 9, 30, 12),
+                                                    (-64.5, -62.25))
+    assert (b.original_name, b.taken_at, b.gps) == (None, datetime(2019, 7, 15, 10), None)
+    assert (c.original_name, c.taken_at, c.gps) == (None, None, None)
+    assert cat.whale_names == {"w_1": "Old Tom"} and cat.whale_notes == {"w_1": "nick, left tip"}
+    assert cat.bare_whales == []
+
+
+def test_bad_dates_and_places_spoil_only_their_row(tmp_path: Path, images: Path) -> None:
+    text = ("Image,Id,TakenAt,Lat,Lon\n"
+            "a.jpg,w_1,yesterday,,\n"
+            "b.jpg,w_1,,-64.5,\n"
+            "c.jpg,w_1,,91,0\n"
+            "with space.jpg,w_1,,north,west\n"
+            "sub/d.jpg,w_1,2020-02-30,,\n"                  # no such day
+            "baleine_é.jpg,w_1,2020-02-28,-0.5,179.9\n")
+    cat = read_catalogue(write(tmp_path / "t.csv", text), images)
+    assert [e.name for e in cat.entries] == ["baleine_é.jpg"]
+    reasons = dict(cat.errors)
+    assert "unreadable TakenAt 'yesterday'" in reasons["a.jpg"]
+    assert "go together" in reasons["b.jpg"]
+    assert "not on Earth" in reasons["c.jpg"]
+    assert "unreadable place" in reasons["with space.jpg"]
+    assert "unreadable TakenAt" in reasons["sub/d.jpg"]
+    assert all(r.startswith("row ") for r in reasons.values())
+
+
+def test_quoted_line_breaks_join_lines_into_one_row(tmp_path: Path, images: Path) -> None:
+    text = ('Image,Id,Notes\n'
+            'a.jpg,w_1,"first line\n'
+            '\n'
+            'third, with ""quotes"""\n'
+            'b.jpg,w_2,plain\n'
+            'c.jpg,w_3,"never closed\n'                      # an unbalanced quote: its own line only
+            'with space.jpg,w_4,"x" trailing\n')           # not cleanly quoted: read as the csv module does
+    cat = read_catalogue(write(tmp_path / "t.csv", text), images)
+    assert [(e.row, e.name, e.whale_id) for e in cat.entries] == [
+        (2, "a.jpg", "w_1"), (5, "b.jpg", "w_2"), (6, "c.jpg", "w_3"), (7, "with space.jpg", "w_4")]
+    assert cat.whale_notes == {"w_1": 'first line\n\nthird, with "quotes"', "w_2": "plain",
+                               "w_3": "never closed", "w_4": "x trailing"}
+    assert cat.errors == []
+
+
+def test_a_whale_without_photos_is_a_row_without_an_image(tmp_path: Path, images: Path) -> None:
+    text = "Image,Id,Name,Notes\na.jpg,w_1,,\n,w_ghost,Ghost,all photos removed\n,w_ghost,,\n,bad id,x,\n"
+    cat = read_catalogue(write(tmp_path / "t.csv", text), images)
+    assert [e.whale_id for e in cat.entries] == ["w_1"]
+    assert cat.bare_whales == ["w_ghost"]
+    assert (cat.whale_names, cat.whale_notes) == ({"w_ghost": "Ghost"}, {"w_ghost": "all photos removed"})
+    assert len(cat.errors) == 1 and "invalid whale id" in cat.errors[0][1]
+    # Without a Name or Notes column (a plain Kaggle CSV) a row without an image is an error, as ever.
+    cat = read_catalogue(write(tmp_path / "t.csv", "Image,Id\n,w_ghost\n"), images)
+    assert cat.bare_whales == [] and "no image file name" in cat.errors[0][1]

@@ -8,10 +8,12 @@ import sqlite3
 import subprocess
 import sys
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from tests.flukes import pattern_photo
 from tests.models import make_tiny_model
@@ -27,15 +29,10 @@ from whalegui.core.errors import (
     WhaleExistsError,
     WhaleNotFoundError,
 )
-from whalegui.core.gallery import INDEX_NAME, Gallery, reembed, validate_whale_id
+from whalegui.core.gallery import INDEX_NAME, Gallery, Identification, reembed, validate_whale_id
 from whalegui.core.index import PhotoIndex
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def embedder(tmp_path_factory: pytest.TempPathFactory) -> Embedder:
-    return Embedder(make_tiny_model(tmp_path_factory.mktemp("model")), device="cpu")
 
 
 @pytest.fixture(scope="module")
@@ -81,6 +78,29 @@ def test_enroll_then_identify_returns_the_whale_first(gallery: Gallery, photos: 
     assert ident.candidates[0].photo.path.is_file()
     assert ident.candidates[0].photo.thumb_path is not None and ident.candidates[0].photo.thumb_path.is_file()
     assert gallery.whale_count() == 4 and gallery.photo_count() == 12
+
+
+_OPENED: list[str] | None = None  # the files opened while a test counts them (see opened_files)
+
+
+def _count_opens(event: str, args: tuple[object, ...]) -> None:
+    if event == "open" and _OPENED is not None and isinstance(args[0], (str, bytes, os.PathLike)):
+        _OPENED.append(os.fsdecode(args[0]))
+
+
+sys.addaudithook(_count_opens)  # (hooks cannot be removed: it counts only while _OPENED is a list)
+
+
+def test_identify_many_opens_each_query_once(gallery: Gallery, photos: Path) -> None:
+    global _OPENED
+    queries = [pattern_photo(photos / f"q{w}.jpg", w, 50 + w) for w in range(3)]
+    _OPENED = []
+    try:
+        results = gallery.identify_many(queries, top=2)
+    finally:
+        opened, _OPENED = _OPENED, None
+    assert [r.candidates[0].whale_id for r in results] == ["whale0", "whale1", "whale2"]  # type: ignore[union-attr]
+    assert [sum(1 for o in opened if Path(o) == q) for q in queries] == [1, 1, 1], opened
 
 
 def test_generated_ids_and_whale_listing(tmp_path: Path, embedder: Embedder, photos: Path) -> None:
@@ -160,6 +180,59 @@ def test_bad_photo_changes_nothing(gallery: Gallery, photos: Path) -> None:
     with pytest.raises(PhotoError):
         gallery.add_photos("whale0", [photos / "missing.jpg"])
     assert gallery.photo_count() == 12 and gallery.whale_count() == 4
+
+
+class CountingEmbedder(Embedder):
+    """The real tiny model, counting the photos it is asked to embed."""
+
+    def __init__(self, model_path: Path) -> None:
+        super().__init__(model_path, device="cpu")
+        self.embedded = 0
+
+    def embed_images(self, images: Sequence[Image.Image], batch_size: int = 16) -> np.ndarray:
+        self.embedded += len(images)
+        return super().embed_images(images, batch_size)
+
+
+def test_enroll_and_add_photos_reuse_the_identification_s_embedding(tmp_path: Path, embedder: Embedder,
+                                                                    photos: Path) -> None:
+    counting = CountingEmbedder(embedder.path)
+    with Gallery.open(tmp_path / "g", counting) as g:
+        g.enroll(shots(photos, 0, 2), whale_id="a")
+        stranger, again, changed = (pattern_photo(photos / "stranger.jpg", 7, 1),
+                                    pattern_photo(photos / "a_again.jpg", 0, 5),
+                                    pattern_photo(photos / "changed.jpg", 3, 1))
+        idents = [i for i in g.identify_many([stranger, again, changed]) if isinstance(i, Identification)]
+        assert counting.embedded == 5 and len(idents) == 3
+        by_path = {i.query_path: i for i in idents}
+        assert by_path[stranger].sha256 == _sha(stranger)
+
+        counting.embedded = 0
+        new_id = g.enroll([stranger], name="Stranger", identified=idents)
+        records = g.add_photos("a", [again, pattern_photo(photos / "a_more.jpg", 0, 6)], identified=idents)
+        assert counting.embedded == 1  # only the photo that was not identified
+        enrolled = g.photos(new_id)[0]
+        for record, path in ((enrolled, stranger), (records[0], again)):
+            np.testing.assert_array_equal(g.embedding(record.photo_id), by_path[path].embedding)
+            assert record.sha256 == _sha(path) and record.path.read_bytes() == path.read_bytes()
+            assert record.thumb_path is not None and record.thumb_path.is_file()
+            assert record.original_name == path.name
+        assert g.identify_embedding(by_path[stranger].embedding).candidates[0].whale_id == new_id
+        assert g.check().healthy
+
+        # A file that changed after it was identified is embedded again, not given the stale vector.
+        pattern_photo(changed, 4, 2)
+        counting.embedded = 0
+        record = g.add_photos("a", [changed], identified=idents)[0]
+        assert counting.embedded == 1
+        assert not np.allclose(g.embedding(record.photo_id), by_path[changed].embedding)
+        np.testing.assert_allclose(g.embedding(record.photo_id), g.identify(changed).embedding, atol=1e-6)
+
+
+def _sha(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 # ---------------------------------------------------------------------------------------------- changes
@@ -259,7 +332,7 @@ def test_index_grows_past_its_capacity(tmp_path: Path, embedder: Embedder, photo
         for w in range(22):  # 66 photos: beyond the initial capacity of 64
             g.enroll(shots(photos, w, 3), whale_id=f"w{w}")
         assert g.identify(pattern_photo(photos / "q.jpg", 17, 99)).candidates[0].whale_id == "w17"
-        assert len(g._ensure_index()) == 66
+        assert len(g.photo_index()) == 66
 
 
 @pytest.mark.slow

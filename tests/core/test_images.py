@@ -22,6 +22,7 @@ from whalegui.core.images import (
     load_model_input,
     load_photo,
     read_metadata,
+    read_photo_bytes,
     to_model_input,
 )
 from whalegui.core.model_card import Preprocessing
@@ -637,3 +638,32 @@ def test_animated_gif_cut_anywhere(tmp_path: Path) -> None:
             except PhotoError as exc:
                 assert exc.path == path
     assert loaded > 0  # cuts after the first frame still give the first frame
+
+
+def test_bytes_read_once_decode_as_the_file_does(tmp_path: Path) -> None:
+    path = tmp_path / "fluke.jpg"
+    Image.fromarray(asymmetric(160, 90)).save(path, quality=92)
+    data = read_photo_bytes(path)
+    assert data == path.read_bytes()
+    from_file = load_photo(path, min_size=(40, 20))
+    from_bytes = load_photo(path, min_size=(40, 20), data=data)
+    assert from_bytes.meta == from_file.meta and from_bytes.path == path
+    np.testing.assert_array_equal(np.asarray(from_bytes.image), np.asarray(from_file.image))
+    with pytest.raises(PhotoError, match="empty"):
+        load_photo(path, data=b"")
+    with pytest.raises(PhotoError, match="not an image") as info:
+        load_photo(path, data=b"not a photo at all")
+    assert info.value.path == path
+
+
+def test_read_photo_bytes_refuses_what_is_not_a_photo_file(tmp_path: Path) -> None:
+    (tmp_path / "empty.jpg").write_bytes(b"")
+    (tmp_path / "folder.jpg").mkdir()
+    cases = {"nowhere.jpg": "not found", "empty.jpg": "empty", "folder.jpg": "folder"}
+    if hasattr(os, "mkfifo"):
+        os.mkfifo(tmp_path / "pipe.jpg")  # reading it would block: refused before any read
+        cases["pipe.jpg"] = "not a regular file"
+    for name, words in cases.items():
+        with pytest.raises(PhotoError, match=words) as info:
+            read_photo_bytes(tmp_path / name)
+        assert info.value.path == tmp_path / name

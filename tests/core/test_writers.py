@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 
 from tests.flukes import pattern_photo
-from tests.models import make_tiny_model
 from whalegui.cli import main
 from whalegui.core.embedder import Embedder
 from whalegui.core.errors import GalleryLockedError
@@ -71,11 +70,6 @@ with Gallery.open(folder, Embedder(model, device="cpu"), readonly=True) as g:
             break
 print("reader saw", seen, "whales in", reads, "reads,", len(counts), "different counts", flush=True)
 """
-
-
-@pytest.fixture(scope="module")
-def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_tiny_model(tmp_path_factory.mktemp("model"))
 
 
 def plan(folder: Path, whales: range) -> list[tuple[str, list[str]]]:

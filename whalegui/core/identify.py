@@ -69,6 +69,7 @@ class Identification:
     duplicate_of: PhotoRecord | None = None
     meta: PhotoMeta | None = None
     photo_matches: list[PhotoMatch] = field(default_factory=list)  # the per-photo ranking, nearest first
+    sha256: str | None = None  # of the query file's bytes, when identified from a file
 
 
 def rank_by_whale(hits: Iterable[PhotoHit], top: int | None = None) -> list[WhaleHit]:

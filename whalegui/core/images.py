@@ -10,6 +10,7 @@ same function, so a photo becomes the same tensor in both.
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import stat
 import warnings
@@ -72,18 +73,40 @@ def find_photos(paths: list[str | Path] | tuple[str | Path, ...]) -> list[Path]:
     return found
 
 
-def load_photo(path: str | Path, *, min_size: tuple[int, int] | None = None) -> Photo:
+def read_photo_bytes(path: str | Path) -> bytes:
+    """The bytes of a photo file, read once (to hash and then decode them with :func:`load_photo`).
+
+    Raises :class:`PhotoError` for a missing, unreadable, empty or not regular file (a folder, a pipe: never
+    read, so a named pipe cannot block), with the same reasons as :func:`load_photo`.
+    """
+    path = Path(path)
+    _check_file(path)
+    try:
+        data = path.read_bytes()
+    except PermissionError as exc:
+        raise PhotoError(path, "permission denied") from exc
+    except OSError as exc:
+        raise PhotoError(path, f"cannot read the file ({exc.strerror or exc})") from exc
+    if not data:
+        raise PhotoError(path, "the file is empty (0 bytes)")
+    return data
+
+
+def load_photo(path: str | Path, *, min_size: tuple[int, int] | None = None,
+               data: bytes | None = None) -> Photo:
     """Decode ``path`` into an upright RGB photo.
 
     ``min_size`` is (width, height) of the smallest image the caller needs, in upright orientation. A JPEG
     much larger than that is decoded at 1/2, 1/4 or 1/8 scale (libjpeg's DCT scaling via Pillow's
     ``draft``), still at least ``min_size``. ``None`` keeps full resolution (the review view).
+    ``data`` is the file's bytes when the caller already read them (:func:`read_photo_bytes`): they are
+    decoded and the file is not opened again; ``path`` then only names the photo in errors.
 
     Raises :class:`PhotoError` (and nothing else) for any file that is not a readable photo.
     """
     path = Path(path)
     with _quiet_pillow():
-        im = _open(path)
+        im = _open(path, data)
         try:
             return _decode(path, im, min_size)
         finally:
@@ -229,7 +252,8 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[0][:200]}" if text else type(exc).__name__
 
 
-def _open(path: Path) -> Image.Image:
+def _check_file(path: Path) -> int:
+    """The size of ``path`` if it is a regular file; else raise :class:`PhotoError` saying what it is."""
     try:
         st = path.stat()
     except FileNotFoundError as exc:
@@ -242,10 +266,15 @@ def _open(path: Path) -> Image.Image:
         raise PhotoError(path, "is a folder, not a photo")
     if not stat.S_ISREG(st.st_mode):
         raise PhotoError(path, "is not a regular file")
-    if st.st_size == 0:
+    return st.st_size
+
+
+def _open(path: Path, data: bytes | None = None) -> Image.Image:
+    size = _check_file(path) if data is None else len(data)
+    if size == 0:
         raise PhotoError(path, "the file is empty (0 bytes)")
     try:
-        im = Image.open(path, formats=_FORMATS)
+        im = Image.open(path if data is None else io.BytesIO(data), formats=_FORMATS)
     except UnidentifiedImageError as exc:
         raise PhotoError(path, "not an image, or an image format that is not supported (supported: "
                                "JPEG, PNG, TIFF, WebP, GIF, BMP)") from exc

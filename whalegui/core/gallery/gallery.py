@@ -1,0 +1,457 @@
+"""The gallery: a folder of catalogued whales and their fluke photos, searchable by photo (:class:`Gallery`).
+
+Layout of a gallery folder (copy it to another laptop and it still works)::
+
+    gallery.sqlite            the truth: whales, photos (with embeddings), meta, audit log  (WAL mode)
+    photos/ab/<sha256>.<ext>  each photo's original bytes, content-addressed
+    thumbs/ab/<sha256>.jpg    thumbnails, 256 px
+    index.bin, index.json     the hnswlib index (a cache, rebuilt from SQLite when missing/stale/corrupt)
+    gallery.lock              held (flock) by the one process that writes
+
+:class:`Gallery` is a thin facade over the package's parts: the store (:mod:`.store`, SQLite), the photo
+files and the writer lock (:mod:`.files`), the index cache (:mod:`.index_cache`), the way in for photos
+(:mod:`.intake`, which keeps the crash-safe order: files first, then the commit, then the index), search
+(:mod:`.search`), catalogue import and export (:mod:`.transfer`) and maintenance (:mod:`.maintenance`).
+Every change is one transaction and bumps a counter in ``meta``; the index stamp records the counter it
+reflects, so an index older than the database is rebuilt.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from whalegui.core.embedder import Embedder
+from whalegui.core.errors import (
+    GalleryError,
+    ModelMismatchError,
+    PhotoError,
+    WhaleExistsError,
+    WhaleNotFoundError,
+)
+from whalegui.core.gallery.files import LOCK_NAME, PHOTOS_DIR, THUMBS_DIR, PhotoFiles, WriterLock
+from whalegui.core.gallery.index_cache import INDEX_NAME, INDEX_STAMP_NAME, IndexCache
+from whalegui.core.gallery.intake import PhotoIntake, decode_size
+from whalegui.core.gallery.maintenance import Maintenance
+from whalegui.core.gallery.reports import CheckReport, ImportReport
+from whalegui.core.gallery.search import search
+from whalegui.core.gallery.store import DB_NAME, GalleryStore, ModelStamp
+from whalegui.core.gallery.transfer import export_csv, import_catalogue
+from whalegui.core.identify import Identification
+from whalegui.core.images import load_photo, read_photo_bytes
+from whalegui.core.index import PhotoIndex
+from whalegui.core.records import PhotoRecord, WhaleSummary, new_whale_id, validate_whale_id
+
+log = logging.getLogger(__name__)
+
+
+class Gallery:
+    """A whale gallery folder. Use :meth:`open`; close it (or use it as a context manager).
+
+    Thread-safe within one process: every database and index access holds one re-entrant lock. Only one
+    process may open a gallery for writing (:class:`GalleryLockedError` for the second); read-only opens
+    are always allowed and see the writer's committed changes.
+    """
+
+    def __init__(self, folder: Path, embedder: Embedder | None, readonly: bool, store: GalleryStore,
+                 lock: WriterLock | None) -> None:
+        self.folder = folder
+        self.readonly = readonly
+        self._embedder = embedder
+        self._store = store
+        self._writer_lock = lock
+        self._files = PhotoFiles(folder)
+        self._index = IndexCache(store, readonly=readonly, fallback_dim=embedder.dim if embedder else 1)
+        self._intake = PhotoIntake(store, self._files, self._index)
+        self._maintenance = Maintenance(store, self._files, self._index, embedder, readonly=readonly)
+
+    # ------------------------------------------------------------------ opening and closing
+
+    @classmethod
+    def open(cls, folder: str | Path, embedder: Embedder | None = None, *, readonly: bool = False,
+             allow_model_mismatch: bool = False) -> Gallery:
+        """Open (creating it when missing, unless ``readonly``) the gallery in ``folder``.
+
+        Raises :class:`ModelMismatchError` when the gallery's photos were embedded by another model than
+        ``embedder`` (unless ``allow_model_mismatch``: then searching and adding raise it instead, while
+        browsing, checking and exporting work). ``embedder`` may be ``None`` for browsing only.
+        """
+        folder = Path(folder).expanduser()
+        lock = None
+        if readonly:
+            if not (folder / DB_NAME).is_file():
+                raise GalleryError(f"no gallery at {folder} (no {DB_NAME} there)")
+            store = GalleryStore.open(folder, readonly=True)
+        else:
+            _check_new_folder(folder)
+            lock = WriterLock.acquire(folder)
+            try:
+                store = GalleryStore.open(folder, readonly=False)
+            except BaseException:
+                lock.release()
+                raise
+        gallery = cls(folder, embedder, readonly, store, lock)
+        try:
+            if not readonly:
+                store.init_schema(_stamp(embedder) if embedder else None)
+            store.check_schema()
+            gallery._check_model(allow_model_mismatch)
+        except BaseException:
+            gallery.close()
+            raise
+        return gallery
+
+    def close(self) -> None:
+        """Close the database and release the writer lock (idempotent)."""
+        with self._store.lock:
+            if self._store.closed:
+                return
+            self._store.close()
+            if self._writer_lock is not None:
+                self._writer_lock.release()
+                self._writer_lock = None
+            self._index.drop()
+
+    def __enter__(self) -> Gallery:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):
+            self.close()
+
+    def _check_model(self, allow_mismatch: bool) -> None:
+        if self.embedder is None:
+            return
+        stored = self.model_fingerprint
+        if stored == self.embedder.fingerprint:
+            return
+        if not stored or (self.photo_count() == 0 and not self.readonly):
+            # An empty gallery adopts the model it is opened with.
+            with self._store.transaction() as c:
+                self._store.set_model(c, _stamp(self.embedder))
+            return
+        if not allow_mismatch:
+            raise self._mismatch_error()
+
+    def _mismatch_error(self) -> ModelMismatchError:
+        assert self.embedder is not None
+        err = ModelMismatchError(self.model_fingerprint, self.embedder.fingerprint)
+        err.args = (f"the gallery {self.folder} was embedded with model {self.model_name or '?'} "
+                    f"({self.model_fingerprint[:12]}), but model {self.embedder.card.name} "
+                    f"({self.embedder.fingerprint[:12]}) is loaded; re-embed the gallery with "
+                    f"'whalegui reembed' or load the gallery's model",)
+        return err
+
+    # ------------------------------------------------------------------ properties and queries
+
+    @property
+    def embedder(self) -> Embedder | None:
+        """The model the gallery was opened with (None: browsing only)."""
+        return self._embedder
+
+    @property
+    def model_fingerprint(self) -> str:
+        """The fingerprint (ONNX sha256) of the model that embedded the gallery's photos."""
+        return self._store.model.fingerprint
+
+    @property
+    def model_name(self) -> str:
+        """The name (from its card) of the model that embedded the gallery's photos."""
+        return self._store.model.name
+
+    @property
+    def embedding_dim(self) -> int:
+        """The number of values in each of the gallery's embeddings (0 for a new gallery)."""
+        return self._store.model.dim
+
+    @property
+    def generation(self) -> int:
+        """A counter bumped by every committed change (a cheap "has anything changed?" for viewers)."""
+        return self._store.generation
+
+    def whale_count(self) -> int:
+        """How many whales are catalogued."""
+        return self._store.whale_count()
+
+    def photo_count(self) -> int:
+        """How many photos are catalogued."""
+        return self._store.photo_count()
+
+    def whales(self, search: str = "") -> list[WhaleSummary]:
+        """Every whale (matching ``search`` in id, name or notes, case-insensitive), sorted by id."""
+        return self._store.whales(search)
+
+    def whale(self, whale_id: str) -> WhaleSummary:
+        """One whale; :class:`WhaleNotFoundError` when it is not catalogued."""
+        return self._store.whale(whale_id)
+
+    def has_whale(self, whale_id: str) -> bool:
+        """Whether ``whale_id`` is catalogued."""
+        return self._store.has_whale(whale_id)
+
+    def photos(self, whale_id: str | None = None) -> list[PhotoRecord]:
+        """Every photo (of one whale when ``whale_id`` is given), oldest first."""
+        return self._store.photos(whale_id)
+
+    def photo(self, photo_id: int) -> PhotoRecord:
+        """One photo; :class:`PhotoNotFoundError` when it is not catalogued."""
+        return self._store.photo(photo_id)
+
+    def find_photo_by_sha(self, sha256: str) -> PhotoRecord | None:
+        """The catalogued photo with these bytes (by sha256), or None."""
+        return self._store.find_photo_by_sha(sha256)
+
+    def embedding(self, photo_id: int) -> np.ndarray:
+        """A catalogued photo's stored embedding."""
+        return self._store.embedding(photo_id)
+
+    def embeddings(self, photo_ids: Sequence[int]) -> np.ndarray:
+        """The stored embeddings of ``photo_ids``, one row each, in that order."""
+        return self._store.embeddings(photo_ids)
+
+    def audit_log(self, limit: int | None = None) -> list[dict[str, Any]]:
+        """The audit log, newest first: dicts with id, at, action, whale_id, details."""
+        return self._store.audit_log(limit)
+
+    def photo_index(self) -> PhotoIndex:
+        """The photo index as searches use it: in step with the database (loaded, or rebuilt)."""
+        return self._index.ensure()
+
+    def saved_index(self) -> PhotoIndex:
+        """The index saved on disk, if it is in step with the database; else :class:`StaleIndexError`."""
+        return self._index.load_saved()
+
+    # ------------------------------------------------------------------ identification
+
+    def identify(self, path: str | Path, top: int = 5, threshold: float | None = None) -> Identification:
+        """Who is the whale in this photo? Raises :class:`PhotoError` when it cannot be read."""
+        result = self.identify_many([path], top=top, threshold=threshold, raise_errors=True)[0]
+        assert isinstance(result, Identification)
+        return result
+
+    def identify_many(self, paths: Sequence[str | Path], top: int = 5, threshold: float | None = None,
+                      *, batch_size: int = 16, raise_errors: bool = False,
+                      progress: Callable[[int, int], None] | None = None,
+                      ) -> list[Identification | PhotoError]:
+        """Identify several photos, embedding them in batches; an unreadable photo gives its PhotoError.
+
+        Each file is read once: its bytes are hashed (to tell a photo already catalogued) and decoded.
+        """
+        embedder = self._require_embedder()
+        size = decode_size(embedder)
+        results: list[Identification | PhotoError] = []
+        for start in range(0, len(paths), batch_size):
+            chunk = paths[start:start + batch_size]
+            loaded: list[tuple[Path, Any, str]] = []  # (path, photo, sha256)
+            slots: list[PhotoError | None] = []
+            for p in map(Path, chunk):
+                try:
+                    data = read_photo_bytes(p)
+                    photo = load_photo(p, min_size=size, data=data)
+                    loaded.append((p, photo, hashlib.sha256(data).hexdigest()))
+                    slots.append(None)
+                except PhotoError as exc:
+                    if raise_errors:
+                        raise
+                    slots.append(exc)
+            vectors = embedder.embed_images([photo.image for _, photo, _ in loaded], batch_size=batch_size)
+            it = iter(zip(loaded, vectors, strict=True))
+            for slot in slots:
+                if slot is not None:
+                    results.append(slot)
+                    continue
+                (p, photo, sha), vec = next(it)
+                ident = self.identify_embedding(vec, top=top, threshold=threshold)
+                ident.query_path = p
+                ident.meta = photo.meta
+                ident.sha256 = sha
+                ident.duplicate_of = self.find_photo_by_sha(sha)
+                results.append(ident)
+            if progress is not None:
+                progress(min(start + batch_size, len(paths)), len(paths))
+        return results
+
+    def identify_embedding(self, vec: np.ndarray, top: int = 5, threshold: float | None = None,
+                           *, exclude_photo: int | None = None) -> Identification:
+        """Rank the gallery's whales for an embedding (nearest first) and give the new-whale verdict."""
+        embedder = self._require_embedder()
+        if threshold is None:
+            threshold = embedder.card.new_whale_threshold
+        return search(self._store, self._index, vec, top=top, threshold=threshold,
+                      exclude_photo=exclude_photo)
+
+    # ------------------------------------------------------------------ changes
+
+    def enroll(self, paths: Sequence[str | Path], whale_id: str | None = None, name: str = "",
+               notes: str = "", *, identified: Sequence[Identification] = ()) -> str:
+        """Catalogue a new whale with its photos (all or nothing); returns its id.
+
+        A photo that is the query of one of ``identified`` keeps that identification's embedding instead
+        of being embedded again. Raises :class:`WhaleExistsError`, :class:`PhotoError` (unreadable photo)
+        or :class:`DuplicatePhotoError` (a photo already catalogued) and then changes nothing.
+        """
+        self._require_writable()
+        if whale_id is not None:
+            validate_whale_id(whale_id)
+        files = [Path(p) for p in paths]
+        if not files:
+            raise GalleryError("a whale is enrolled with at least one photo")
+        embedder = self._require_embedder()
+        with self._store.lock:
+            if whale_id is not None and self.has_whale(whale_id):
+                raise WhaleExistsError(whale_id)
+            prepared = self._intake.prepare_new(files, embedder, identified)
+            new_id = whale_id or new_whale_id(self.has_whale)
+            self._intake.store([(p, new_id) for p in prepared], create={new_id: (name, notes)},
+                               action="enroll")
+        log.info("enrolled whale %s with %d photos", new_id, len(prepared))
+        return new_id
+
+    def add_photos(self, whale_id: str, paths: Sequence[str | Path], *,
+                   identified: Sequence[Identification] = ()) -> list[PhotoRecord]:
+        """Add photos to a catalogued whale (all or nothing); returns their records. ``identified`` as
+        for :meth:`enroll`."""
+        self._require_writable()
+        embedder = self._require_embedder()
+        with self._store.lock:
+            if not self.has_whale(whale_id):
+                raise WhaleNotFoundError(whale_id)
+            prepared = self._intake.prepare_new([Path(p) for p in paths], embedder, identified)
+            ids = self._intake.store([(p, whale_id) for p in prepared], create={}, action="add_photos")
+            return [self.photo(i) for i in ids]
+
+    def rename(self, whale_id: str, *, new_id: str | None = None, name: str | None = None,
+               notes: str | None = None) -> None:
+        """Change a whale's id, name and/or notes."""
+        self._require_writable()
+        if new_id is not None:
+            validate_whale_id(new_id)
+        self._store.rename_whale(whale_id, new_id=new_id, name=name, notes=notes)
+
+    def merge(self, source_id: str, target_id: str) -> None:
+        """Move every photo of ``source_id`` to ``target_id`` and delete ``source_id``. The target keeps
+        its name and notes; the source's are recorded in the audit log."""
+        self._require_writable()
+        if source_id == target_id:
+            raise GalleryError(f"cannot merge whale {source_id} with itself")
+        self._store.merge_whales(source_id, target_id)
+
+    def move_photo(self, photo_id: int, whale_id: str) -> None:
+        """File a photo under another catalogued whale."""
+        self._require_writable()
+        self._store.move_photo(photo_id, whale_id)
+
+    def remove_photo(self, photo_id: int) -> None:
+        """Take a photo out of the catalogue (its whale stays, even with no photo left). The stored file
+        is kept on disk (``check`` lists such files) so nothing is lost silently."""
+        self._require_writable()
+        with self._store.lock:
+            photo = self.photo(photo_id)
+            self._index.ensure()
+            generation = self._store.delete_photo(photo)
+            self._index.apply(generation, remove=[photo.photo_id])
+
+    def delete_whale(self, whale_id: str) -> None:
+        """Delete a whale and take its photos out of the catalogue (stored files are kept)."""
+        self._require_writable()
+        with self._store.lock:
+            whale = self.whale(whale_id)
+            photos = self.photos(whale_id)
+            self._index.ensure()
+            generation = self._store.delete_whale(whale, photos)
+            self._index.apply(generation, remove=[p.photo_id for p in photos])
+
+    # ------------------------------------------------------------------ bulk import and export
+
+    def import_catalogue(self, csv_path: str | Path | None, images_dir: str | Path, *,
+                         progress: Callable[[int, int], None] | None = None,
+                         cancel: threading.Event | None = None) -> ImportReport:
+        """Import a labelled catalogue: a Kaggle ``Image,Id`` CSV (with the optional columns an export
+        writes) and its images folder, or (``csv_path`` None) one sub-folder per whale. Resumable: photos
+        already catalogued are skipped by hash. Bad rows and unreadable photos are listed in the report
+        and skipped. One transaction per batch."""
+        self._require_writable()
+        embedder = self._require_embedder()
+        return import_catalogue(self._store, self._intake, embedder, csv_path, images_dir, progress=progress,
+                                cancel=cancel)
+
+    def export_csv(self, path: str | Path | io.TextIOBase) -> int:
+        """Write the catalogue as CSV: ``Image,Id`` first (``Image`` inside the gallery folder, so it
+        re-imports with the gallery folder as the images folder), then every whale's name and notes and
+        every photo's original file name, date, place and sha256. Returns the number of rows."""
+        return export_csv(self._store, path)
+
+    # ------------------------------------------------------------------ maintenance
+
+    def rebuild_index(self) -> None:
+        """Rebuild the index from SQLite and save it."""
+        self._index.rebuild("rebuild requested")
+
+    def check(self, repair: bool = False) -> CheckReport:
+        """Verify the gallery; with ``repair``, rebuild what can be rebuilt (index, thumbnails, bad
+        embeddings when the gallery's model is loaded). Never deletes a catalogued photo."""
+        if repair:
+            self._require_writable()
+        return self._maintenance.check(repair)
+
+    def reembed(self, progress: Callable[[int, int], None] | None = None) -> int:
+        """Re-embed every photo with the loaded model (one transaction, then the index is rebuilt);
+        returns the number of photos. See :func:`reembed` for a gallery made with another model."""
+        self._require_writable()
+        if self.embedder is None:
+            raise GalleryError("no model is loaded: re-embedding needs one")
+        return self._maintenance.reembed(self.embedder, progress)
+
+    # ------------------------------------------------------------------ internals
+
+    def _require_embedder(self) -> Embedder:
+        if self.embedder is None:
+            raise GalleryError("no model is loaded: searching and adding photos need one")
+        if self.model_fingerprint and self.embedder.fingerprint != self.model_fingerprint and \
+                self.photo_count() > 0:
+            raise self._mismatch_error()
+        return self.embedder
+
+    def _require_writable(self) -> None:
+        if self.readonly:
+            raise GalleryError(f"the gallery {self.folder} is open read-only")
+
+
+def reembed(folder: str | Path, new_embedder: Embedder,
+            progress: Callable[[int, int], None] | None = None) -> int:
+    """Re-embed every photo of the gallery in ``folder`` with ``new_embedder``, atomically: all embeddings
+    are computed first, then written in one transaction with the new model's fingerprint; then the index
+    is rebuilt. Returns the number of photos re-embedded."""
+    with Gallery.open(folder, new_embedder, allow_model_mismatch=True) as gallery:
+        return gallery.reembed(progress)
+
+
+def _stamp(embedder: Embedder) -> ModelStamp:
+    return ModelStamp(embedder.fingerprint, embedder.card.name, embedder.dim)
+
+
+def _check_new_folder(folder: Path) -> None:
+    """Make sure ``folder`` can hold a gallery (creating it): refuse a file, or a folder of other files."""
+    if folder.exists() and not folder.is_dir():
+        raise GalleryError(f"{folder} is a file, not a gallery folder")
+    if folder.is_dir() and not (folder / DB_NAME).exists():
+        ours = {LOCK_NAME, PHOTOS_DIR, THUMBS_DIR, INDEX_NAME, INDEX_STAMP_NAME}
+        others = [p.name for p in folder.iterdir() if p.name not in ours and not p.name.startswith(DB_NAME)]
+        if others:
+            raise GalleryError(f"{folder} holds other files ({others[0]}, ...) and no gallery; "
+                               "choose an empty or new folder for a new gallery")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise GalleryError(f"cannot create the gallery folder {folder} ({exc.strerror or exc})") from exc
