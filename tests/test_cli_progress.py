@@ -13,7 +13,7 @@ from tests.flukes import pattern_photo
 from tests.models import make_tiny_model
 from whalegui import cli
 from whalegui.cli import ProgressBar, main
-from whalegui.core.gallery import IMPORT_BATCH, Gallery
+from whalegui.core.gallery import Gallery
 
 
 class _Clock:
@@ -87,42 +87,46 @@ def test_a_real_import_off_a_terminal_prints_progress_lines(tmp_path: Path, mode
     assert "\r" not in err
 
 
-def _ctrl_c_after_first_batch(monkeypatch: pytest.MonkeyPatch, presses: int) -> None:
-    """Press Ctrl-C (a real SIGINT to this process) ``presses`` times once the first batch is stored."""
+def _ctrl_c_after_first_batch(monkeypatch: pytest.MonkeyPatch, presses: int) -> list[int]:
+    """Press Ctrl-C (a real SIGINT to this process) ``presses`` times once the first batch is stored;
+    returns the list that will hold how many photos were done by then."""
     original = ProgressBar.__call__
+    pressed_at: list[int] = []
 
     def progress(self: ProgressBar, done: int, total: int) -> None:
         original(self, done, total)
-        if done == IMPORT_BATCH:
+        if done > 0 and not pressed_at:
+            pressed_at.append(done)
             for _ in range(presses):
                 os.kill(os.getpid(), signal.SIGINT)
 
     monkeypatch.setattr(ProgressBar, "__call__", progress)
+    return pressed_at
 
 
 @pytest.mark.parametrize("presses", [1, 2])
 def test_ctrl_c_keeps_what_was_imported_and_says_how_to_resume(
         presses: int, tmp_path: Path, model: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
-    images = _whale_folders(tmp_path / "catalogue", 10, 6)  # 60 photos: three batches
+    images = _whale_folders(tmp_path / "catalogue", 10, 6)  # 60 photos: more than one batch
     argv = ["import", "--gallery", str(tmp_path / "g"), "--model", str(model), "--images", str(images)]
     handler = signal.getsignal(signal.SIGINT)
     with monkeypatch.context() as m:
-        _ctrl_c_after_first_batch(m, presses)
+        pressed_at = _ctrl_c_after_first_batch(m, presses)
         code = main(argv)
+    kept = pressed_at[0]
+    assert 0 < kept < 60
     out, err = capsys.readouterr()
     assert signal.getsignal(signal.SIGINT) is handler  # Ctrl-C behaves as before once the import is over
     assert code == 130 and out == ""
     assert "stopping after the current batch" in err
-    assert (f"interrupted: {IMPORT_BATCH} photos imported and kept; run the same command again to resume"
-            in err)
+    assert f"interrupted: {kept} photos imported and kept; run the same command again to resume" in err
     assert "Traceback" not in err
     with Gallery.open(tmp_path / "g", readonly=True) as g:
-        assert g.photo_count() == IMPORT_BATCH
+        assert g.photo_count() == kept
     code = main(argv)  # the same command again resumes
     out, _ = capsys.readouterr()
     assert code == 0
-    assert f"imported {60 - IMPORT_BATCH} photos" in out
-    assert f"skipped {IMPORT_BATCH} already catalogued" in out
+    assert f"imported {60 - kept} photos" in out and f"skipped {kept} already catalogued" in out
     with Gallery.open(tmp_path / "g", readonly=True) as g:
         assert g.photo_count() == 60 and g.whale_count() == 10

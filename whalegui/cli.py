@@ -105,10 +105,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # argparse has printed the usage error (or the help)
         return int(exc.code) if isinstance(exc.code, int) else 2
     with console_logging(logging.INFO if args.verbose else logging.WARNING, "whalegui: %(message)s"):
-        return _run(parser, args)
+        return _run(args)
 
 
-def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+def _run(args: argparse.Namespace) -> int:
     if args.gallery is None:
         args.gallery = default_gallery_dir()
     handler = _COMMANDS[args.command]
@@ -193,7 +193,8 @@ def _stop_on_ctrl_c(cancel: threading.Event) -> Iterator[None]:
         if cancel.is_set():
             raise KeyboardInterrupt
         cancel.set()
-        print("\nwhalegui: stopping after the current batch of photos (Ctrl-C again to stop at once)",
+        newline = "\n" if sys.stderr.isatty() else ""  # off the progress bar's line
+        print(f"{newline}whalegui: stopping after the current batch of photos (Ctrl-C again to stop at once)",
               file=sys.stderr, flush=True)
 
     try:
@@ -204,7 +205,7 @@ def _stop_on_ctrl_c(cancel: threading.Event) -> Iterator[None]:
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        signal.signal(signal.SIGINT, signal.SIG_DFL if previous is None else previous)
 
 
 def _cmd_enroll(args: argparse.Namespace) -> int:
@@ -225,8 +226,7 @@ def _cmd_enroll(args: argparse.Namespace) -> int:
 
 
 def _cmd_identify(args: argparse.Namespace) -> int:
-    from whalegui.core.gallery import Identification
-    from whalegui.core.identify import kaggle_prediction
+    from whalegui.core.identify import Identification, kaggle_prediction
     from whalegui.core.images import find_photos
 
     if args.top < 1:
