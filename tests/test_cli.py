@@ -135,8 +135,8 @@ def test_usage_errors_exit_2(tmp_path: Path, gallery: Path, model: Path,
     assert run(capsys, "identify", "--gallery", gallery, "--format", "xml", "a.jpg")[0] == 2
     code, _, err = run(capsys, "enroll", "--gallery", gallery, "--model", model, "a.jpg")
     assert code == 2 and "--new" in err
-    assert run(capsys, "identify", "--gallery", gallery, "--model", model, "--top", "0", "a.jpg")[0] == 2
-    assert run(capsys, "reembed", "--gallery", gallery)[0] == 2
+    code, _, err = run(capsys, "identify", "--gallery", gallery, "--model", model, "--top", "0", "a.jpg")
+    assert code == 2 and "--top" in err and "whalegui identify --help" in err and len(err.splitlines()) == 1
 
 
 def test_user_errors_are_one_line(tmp_path: Path, gallery: Path, model: Path,
@@ -169,6 +169,80 @@ def test_check_and_repair(tmp_path: Path, gallery: Path, model: Path,
     assert run(capsys, "check", "--gallery", gallery)[0] == 0  # without a model too
     code, _, err = run(capsys, "check", "--gallery", tmp_path / "none")
     assert code == 1 and "no gallery" in err
+
+
+def test_reembed_defaults_to_the_bundled_model(tmp_path: Path, gallery: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "reembed", "--help")
+    assert code == 0 and "default: the bundled model" in " ".join(out.split())
+    code, out, _ = run(capsys, "reembed", "--gallery", gallery, "--cpu")
+    assert code == 0 and "re-embedded 6 photos with" in out
+    code, out, _ = run(capsys, "info", "--gallery", gallery, "--json")
+    assert json.loads(out)["model"] == "whale-vgg16" and json.loads(out)["photos"] == 6
+    code, out, _ = run(capsys, "identify", "--gallery", gallery, "--format", "json", "--cpu",  # no --model
+                       tmp_path / "in" / "w1_0.jpg")
+    assert code == 0 and json.loads(out)["duplicate_of"] == "whale1"
+    code, _, err = run(capsys, "reembed", "--gallery", tmp_path / "none")
+    assert code == 1 and "no gallery" in err and len(err.splitlines()) == 1
+
+
+def test_identify_against_an_empty_gallery_warns_and_exits_1(tmp_path: Path, model: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    Gallery.open(tmp_path / "empty").close()
+    query = pattern_photo(tmp_path / "q" / "query.jpg", 1)
+    warning = "holds no whales, so every photo is reported as new_whale"
+    code, out, err = run(capsys, "identify", "--gallery", tmp_path / "empty", "--model", model, "--format",
+                         "kaggle", query)
+    assert code == 1 and out.splitlines() == ["Image,Id", "query.jpg,new_whale"]
+    assert warning in err and str(tmp_path / "empty") in err and len(err.splitlines()) == 1
+    code, out, err = run(capsys, "identify", "--gallery", tmp_path / "empty", "--model", model, "--format",
+                         "json", query)
+    assert code == 1 and warning in err
+    assert json.loads(out)["new_whale"] is True and json.loads(out)["candidates"] == []
+    code, out, err = run(capsys, "identify", "--gallery", tmp_path / "empty", "--model", model, query)
+    assert code == 1 and warning in err and "likely a NEW whale" in out
+
+
+def test_import_messages_say_each_thing_once(tmp_path: Path, model: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    flat = tmp_path / "flat"
+    for w in range(4):
+        pattern_photo(flat / f"p{w}.jpg", w)
+    code, out, err = run(capsys, "import", "--gallery", tmp_path / "g", "--model", model, "--images", flat)
+    assert code == 2 and out == "" and len(err.splitlines()) == 1
+    assert f"{flat} holds photos but no sub-folders: give --csv FILE, or put each whale's photos in a " \
+           "sub-folder named by its id" in err
+    assert not (tmp_path / "g").exists()  # refused before the gallery is created
+
+    overlong = "x" * 200_000  # over the csv module's field limit: the row is malformed
+    (tmp_path / "rows.csv").write_text(f"Image,Id\np0.jpg,w_1\n,w_2\np1.jpg,\n{overlong},w_3\np3.jpg,w_4\n",
+                                       encoding="utf-8")
+    code, out, err = run(capsys, "import", "--gallery", tmp_path / "g", "--model", model, "--csv",
+                         tmp_path / "rows.csv", "--images", flat)
+    assert code == 1 and "imported 2 photos" in out
+    skipped = [line for line in err.splitlines() if line.startswith("skipped")]
+    assert len(skipped) == 3
+    assert "skipped row 3: no image file name" in skipped
+    assert "skipped p1.jpg: row 4: no whale id" in skipped
+    assert skipped[2].startswith("skipped row 5: malformed (")
+    assert all(line.count("row ") == 1 for line in skipped), skipped
+
+
+def test_help_texts_name_things_the_same_way(capsys: pytest.CaptureFixture[str]) -> None:
+    from whalegui.cli import CLI_COMMANDS
+
+    expected = {"import": ["--csv FILE", "--images DIR"], "enroll": ["--whale ID", "PHOTO"],
+                "identify": ["PHOTO", "--top N"], "export": ["--output FILE"]}
+    for name in CLI_COMMANDS:
+        code, out, _ = run(capsys, name, "--help")
+        assert code == 0 and "--gallery GALLERY" in out, name
+        gallery_help = " ".join(out.split("\n  --gallery GALLERY", 1)[1].split("\n  -")[0].split())
+        assert gallery_help.startswith("the gallery folder (default:"), (name, gallery_help)
+        if "--model" in out:
+            assert "--model MODEL.onnx" in out and "(default: the bundled model)" in " ".join(out.split())
+        for metavar in expected.get(name, []):
+            assert metavar in out, (name, metavar)
+        assert not any(bad in out for bad in ("--gallery DIR", "--model MODEL ", "PATH")), name
 
 
 def test_reembed(tmp_path: Path, gallery: Path, model: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -7,14 +7,18 @@ error. A user's mistake gets one clear line on stderr, never a traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
+import signal
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO
+
+import numpy as np
 
 from whalegui.core.errors import CatalogueError, ModelError, WhaleguiError
 from whalegui.core.logsetup import console_logging
@@ -23,6 +27,23 @@ from whalegui.paths import bundled_model_path, default_gallery_dir
 log = logging.getLogger(__name__)
 
 FORMATS = ("table", "json", "kaggle")
+
+#: The headless commands and what each does (their --help, and the listing in ``whalegui --help``).
+COMMANDS = {
+    "import": "Import a labelled catalogue: a Kaggle CSV (Image,Id) and its photos, or one sub-folder "
+              "per whale.",
+    "enroll": "Enroll a new whale, or add photos to a catalogued one.",
+    "identify": "Rank the catalogued whales for each photo.",
+    "info": "Describe the gallery.",
+    "reembed": "Re-embed every photo of the gallery with a model (by default the bundled one).",
+    "check": "Verify the gallery (database, photo files, thumbnails, index, embeddings).",
+    "export": "Write the catalogue as CSV (Image,Id,...).",
+}
+CLI_COMMANDS = tuple(COMMANDS)
+
+#: One wording for the options every command shares (the app's ``--help`` uses them too).
+GALLERY_HELP = f"the gallery folder (default: {default_gallery_dir()})"
+MODEL_HELP = "the ONNX embedding model, its .json card beside it (default: the bundled model)"
 
 
 class UsageError(Exception):
@@ -33,47 +54,47 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="whalegui", description="Identify humpback whales by their flukes.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def command(name: str, help_text: str, *, model: bool) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help_text, description=help_text)
-        p.add_argument("--gallery", type=Path, default=None,
-                       help=f"gallery folder (default: {default_gallery_dir()})")
+    def command(name: str, *, model: bool) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=COMMANDS[name], description=COMMANDS[name])
+        p.add_argument("--gallery", type=Path, default=None, metavar="GALLERY", help=GALLERY_HELP)
         if model:
-            p.add_argument("--model", type=Path, default=None,
-                           help="ONNX embedding model, its .json card beside it (default: the bundled model)")
+            p.add_argument("--model", type=Path, default=None, metavar="MODEL.onnx", help=MODEL_HELP)
             p.add_argument("--cpu", action="store_true", help="run the model on the CPU even if a GPU works")
         p.add_argument("-v", "--verbose", action="store_true", help="log what happens")
         return p
 
-    p = command("import", "Import a labelled catalogue: a Kaggle CSV (Image,Id) with its images folder, "
-                          "or (without --csv) one sub-folder per whale.", model=True)
-    p.add_argument("--csv", type=Path, default=None, help="catalogue CSV with Image and Id columns")
-    p.add_argument("--images", type=Path, required=True, help="the folder the CSV's file names are in")
+    p = command("import", model=True)
+    p.add_argument("--csv", type=Path, default=None, metavar="FILE",
+                   help="the catalogue CSV, with Image and Id columns")
+    p.add_argument("--images", type=Path, required=True, metavar="DIR",
+                   help="the folder of photos (the CSV's file names are relative to it)")
 
-    p = command("enroll", "Enroll a new whale, or add photos to a catalogued one.", model=True)
-    p.add_argument("--whale", default=None, help="the whale's id (with --new: the new whale's id)")
-    p.add_argument("--new", action="store_true", help="enroll a new whale (id generated unless --whale)")
-    p.add_argument("--name", default="", help="the new whale's name")
-    p.add_argument("--notes", default="", help="notes on the new whale")
-    p.add_argument("photos", nargs="+", type=Path, metavar="PHOTO")
+    p = command("enroll", model=True)
+    p.add_argument("--whale", default=None, metavar="ID",
+                   help="the whale's id (with --new: the new whale's id, generated if not given)")
+    p.add_argument("--new", action="store_true", help="enroll a new whale")
+    p.add_argument("--name", default="", metavar="NAME", help="the new whale's name")
+    p.add_argument("--notes", default="", metavar="TEXT", help="notes on the new whale")
+    p.add_argument("photos", nargs="+", type=Path, metavar="PHOTO", help="photos of the whale")
 
-    p = command("identify", "Rank the catalogued whales for each photo.", model=True)
-    p.add_argument("--top", type=int, default=5, help="candidates per photo (default 5)")
-    p.add_argument("--threshold", type=float, default=None,
-                   help="new-whale distance threshold (default: the model card's)")
+    p = command("identify", model=True)
+    p.add_argument("--top", type=int, default=5, metavar="N", help="candidates per photo (default 5)")
+    p.add_argument("--threshold", type=float, default=None, metavar="DISTANCE",
+                   help="the new-whale distance threshold (default: the model card's)")
     p.add_argument("--format", choices=FORMATS, default="table", help="output format (default table)")
-    p.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="photos or folders of photos")
+    p.add_argument("paths", nargs="+", type=Path, metavar="PHOTO", help="photos, or folders of photos")
 
-    p = command("info", "Describe the gallery.", model=False)
+    p = command("info", model=False)
     p.add_argument("--json", action="store_true", help="print JSON")
 
-    p = command("reembed", "Re-embed every photo of the gallery with another model.", model=True)
+    command("reembed", model=True)
 
-    p = command("check", "Verify the gallery (database, photo files, thumbnails, index, embeddings).",
-                model=True)
+    p = command("check", model=True)
     p.add_argument("--repair", action="store_true", help="rebuild what can be rebuilt (never deletes photos)")
 
-    p = command("export", "Write the catalogue as CSV (Image,Id,...).", model=False)
-    p.add_argument("--output", "-o", default="-", help="CSV file to write (default: standard output)")
+    p = command("export", model=False)
+    p.add_argument("--output", "-o", default="-", metavar="FILE",
+                   help="the CSV file to write (default: standard output)")
     return parser
 
 
@@ -84,18 +105,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # argparse has printed the usage error (or the help)
         return int(exc.code) if isinstance(exc.code, int) else 2
     with console_logging(logging.INFO if args.verbose else logging.WARNING, "whalegui: %(message)s"):
-        return _run(parser, args)
+        return _run(args)
 
 
-def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+def _run(args: argparse.Namespace) -> int:
     if args.gallery is None:
         args.gallery = default_gallery_dir()
     handler = _COMMANDS[args.command]
     try:
         return handler(args)
     except UsageError as exc:
-        parser.print_usage(sys.stderr)
-        _error(str(exc))
+        _error(f"{exc} (see whalegui {args.command} --help)")
         return 2
     except WhaleguiError as exc:
         _error(str(exc))
@@ -119,22 +139,73 @@ def _cmd_import(args: argparse.Namespace) -> int:
         raise CatalogueError(args.csv, "file not found")
     if not args.images.is_dir():
         raise CatalogueError(args.images, "the images folder does not exist")
+    if args.csv is None and _holds_only_loose_photos(args.images):
+        raise UsageError(f"{args.images} holds photos but no sub-folders: give --csv FILE, or put each "
+                         "whale's photos in a sub-folder named by its id")
     embedder = _load_embedder(args)
     cancel = threading.Event()
     with Gallery.open(args.gallery, embedder) as gallery:
-        bar = ProgressBar("importing")
+        before = gallery.photo_count()
+        bar = ProgressBar("import")
         try:
-            report = gallery.import_catalogue(args.csv, args.images, progress=bar, cancel=cancel)
-        finally:
+            with _stop_on_ctrl_c(cancel):
+                report = gallery.import_catalogue(args.csv, args.images, progress=bar, cancel=cancel)
+        except KeyboardInterrupt:  # a second Ctrl-C: stopped at once, the batch in hand rolled back
             bar.finish()
+            _interrupted_import(gallery.photo_count() - before)
+            return 130
+        bar.finish()
         for name, reason in report.errors:
-            print(f"skipped {name}: {reason}", file=sys.stderr)
+            # The catalogue reader starts a row's reason with "row N: ", and names a row that has no file
+            # name "row N" too: say it once.
+            print(f"skipped {name}: {reason.removeprefix(f'{name}: ')}", file=sys.stderr)
+        if report.cancelled:
+            _interrupted_import(report.imported)
+            return 130
         print(f"imported {report.imported} photos ({report.whales_created} new whales) into "
               f"{gallery.folder}; "
               f"skipped {report.skipped_duplicates} already catalogued, {report.skipped_new_whale} new_whale "
               f"rows, {len(report.errors)} with errors; the gallery has {gallery.whale_count()} whales, "
               f"{gallery.photo_count()} photos")
     return 1 if report.errors else 0
+
+
+def _holds_only_loose_photos(folder: Path) -> bool:
+    """Photos directly in ``folder`` and no sub-folder: a Kaggle photo folder given without its CSV."""
+    from whalegui.core.images import is_photo_file
+
+    items = [p for p in folder.iterdir() if not p.name.startswith(".")]
+    return any(p.is_file() and is_photo_file(p) for p in items) and not any(p.is_dir() for p in items)
+
+
+def _interrupted_import(kept: int) -> None:
+    _error(f"interrupted: {kept} photos imported and kept; run the same command again to resume "
+           "(photos already in the gallery are skipped)")
+
+
+@contextlib.contextmanager
+def _stop_on_ctrl_c(cancel: threading.Event) -> Iterator[None]:
+    """The first Ctrl-C asks the work to stop after its current batch (``cancel``); a second one raises
+    KeyboardInterrupt at once. Outside the main thread (where no signal handler can be set) Ctrl-C keeps
+    Python's default behaviour."""
+
+    def handler(signum: int, frame: object) -> None:
+        if cancel.is_set():
+            raise KeyboardInterrupt
+        cancel.set()
+        newline = "\n" if sys.stderr.isatty() else ""  # off the progress bar's line
+        print(f"{newline}whalegui: stopping after the current batch of photos (Ctrl-C again to stop at once)",
+              file=sys.stderr, flush=True)
+
+    try:
+        previous = signal.signal(signal.SIGINT, handler)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_DFL if previous is None else previous)
 
 
 def _cmd_enroll(args: argparse.Namespace) -> int:
@@ -155,8 +226,7 @@ def _cmd_enroll(args: argparse.Namespace) -> int:
 
 
 def _cmd_identify(args: argparse.Namespace) -> int:
-    from whalegui.core.gallery import Gallery, Identification
-    from whalegui.core.identify import kaggle_prediction
+    from whalegui.core.identify import Identification, kaggle_prediction
     from whalegui.core.images import find_photos
 
     if args.top < 1:
@@ -167,13 +237,20 @@ def _cmd_identify(args: argparse.Namespace) -> int:
     embedder = _load_embedder(args)
     out = sys.stdout
     failed = 0
-    with Gallery.open(args.gallery, embedder, readonly=True) as gallery:
+    with _open_for_search(args.gallery, embedder) as gallery:
         threshold = args.threshold if args.threshold is not None else embedder.card.new_whale_threshold
+        empty = gallery.whale_count() == 0
+        if empty:
+            print(f"whalegui: warning: the gallery {gallery.folder} holds no whales, so every photo is "
+                  "reported as new_whale; import or enroll whales first", file=sys.stderr)
         if args.format == "kaggle":
             print("Image,Id", file=out)
-        bar = ProgressBar("identifying") if args.format != "table" and len(photos) > 1 else None
+        bar = ProgressBar("identify") if args.format != "table" and len(photos) > 1 else None
         started = time.perf_counter()
-        results = gallery.identify_many(photos, top=args.top, threshold=threshold, progress=bar)
+        if gallery.embedder is None:  # a gallery that never had a model holds nothing to search
+            results = _new_whales(photos, embedder, threshold)
+        else:
+            results = gallery.identify_many(photos, top=args.top, threshold=threshold, progress=bar)
         elapsed = time.perf_counter() - started
         if bar is not None:
             bar.finish()
@@ -196,7 +273,37 @@ def _cmd_identify(args: argparse.Namespace) -> int:
                 _print_table(path, result, out)
         log.info("identified %d photos in %.2f s (%.1f ms per photo)", len(photos), elapsed,
                  1000 * elapsed / max(1, len(photos)))
-    return 1 if failed else 0
+    return 1 if failed or empty else 0
+
+
+def _open_for_search(folder: Path, embedder: Any) -> Any:
+    """The gallery in ``folder``, read-only, to be searched with ``embedder``; opened without a model when it
+    has never recorded one (nothing was ever enrolled), as :meth:`Gallery.open` would try to record the
+    model, which a read-only gallery cannot."""
+    from whalegui.core.gallery import Gallery
+
+    with Gallery.open(folder, None, readonly=True) as probe:
+        if not probe.model_fingerprint:
+            return Gallery.open(folder, None, readonly=True)
+    return Gallery.open(folder, embedder, readonly=True)
+
+
+def _new_whales(photos: list[Path], embedder: Any, threshold: float) -> list[Any]:
+    """What identifying ``photos`` against a gallery without photos gives: each readable photo a new whale
+    with no candidates, each unreadable one its :class:`PhotoError`."""
+    from whalegui.core.errors import PhotoError
+    from whalegui.core.identify import Identification
+    from whalegui.core.images import load_photo, model_decode_size
+
+    results: list[Any] = []
+    for path in photos:
+        try:
+            load_photo(path, min_size=model_decode_size(embedder.card.preprocessing))
+        except PhotoError as exc:
+            results.append(exc)
+            continue
+        results.append(Identification(path, np.zeros(0, np.float32), [], True, float(threshold)))
+    return results
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
@@ -226,12 +333,11 @@ def _cmd_info(args: argparse.Namespace) -> int:
 def _cmd_reembed(args: argparse.Namespace) -> int:
     from whalegui.core.gallery import reembed
 
-    if args.model is None:
-        raise UsageError("reembed needs --model MODEL.onnx (the model to re-embed with)")
     if not (args.gallery / "gallery.sqlite").is_file():
-        raise UsageError(f"no gallery at {args.gallery}")
+        _error(f"no gallery at {args.gallery} (no gallery.sqlite there)")
+        return 1
     embedder = _load_embedder(args)
-    bar = ProgressBar("re-embedding")
+    bar = ProgressBar("re-embed")
     try:
         count = reembed(args.gallery, embedder, progress=bar)
     finally:
@@ -341,28 +447,74 @@ def _error(message: str) -> None:
 
 
 class ProgressBar:
-    """A one-line text progress bar on stderr (drawn only on a terminal)."""
+    """Progress of a long command on stderr, as a ``progress(done, total)`` callback.
 
-    def __init__(self, label: str, stream: TextIO | None = None, width: int = 30) -> None:
+    On a terminal, a bar redrawn in place with the rate and the time left. Elsewhere (a log file, a pipe)
+    a plain line when the work starts, every ``interval`` seconds and when it ends:
+    ``import: 120 of 500 photos, 2.1 photos/s, about 3 min left``.
+    """
+
+    def __init__(self, label: str, stream: TextIO | None = None, *, width: int = 30, interval: float = 5.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.label = label
         self.stream = stream or sys.stderr
         self.width = width
-        self.active = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.interval = interval
+        self.clock = clock
+        self.terminal = bool(getattr(self.stream, "isatty", lambda: False)())
+        self._started: tuple[float, int] | None = None  # (time, done) of the first call
+        self._last_line: float | None = None
         self._drawn = False
+        self._width_drawn = 0
 
     def __call__(self, done: int, total: int) -> None:
-        if not self.active:
-            return
-        filled = int(self.width * done / total) if total else self.width
-        self.stream.write(f"\r{self.label} [{'#' * filled}{'.' * (self.width - filled)}] {done}/{total}")
+        now = self.clock()
+        if self._started is None:
+            self._started = (now, done)
+        speed = self._speed(now, done)
+        if self.terminal:
+            filled = int(self.width * done / total) if total else self.width
+            line = (f"{self.label} [{'#' * filled}{'.' * (self.width - filled)}] {done}/{total}"
+                    f"{_rate_and_eta(speed, total - done)}")
+            # Spaces, not an ANSI erase, blank what a longer line left (old Windows consoles print ANSI).
+            self.stream.write(f"\r{line}{' ' * max(0, self._width_drawn - len(line))}")
+            self._width_drawn = len(line)
+            self._drawn = True
+        elif self._last_line is None or done >= total or now - self._last_line >= self.interval:
+            self.stream.write(f"{self.label}: {done} of {total} photos{_rate_and_eta(speed, total - done)}\n")
+            self._last_line = now
         self.stream.flush()
-        self._drawn = True
+
+    def _speed(self, now: float, done: int) -> float | None:
+        """Photos a second since the first call (None until some work and some time have passed)."""
+        assert self._started is not None
+        elapsed, count = now - self._started[0], done - self._started[1]
+        return count / elapsed if elapsed > 0 and count > 0 else None
 
     def finish(self) -> None:
         if self._drawn:
             self.stream.write("\n")
             self.stream.flush()
             self._drawn = False
+            self._width_drawn = 0
+
+
+def _rate_and_eta(speed: float | None, left: int) -> str:
+    if speed is None:
+        return ""
+    if left <= 0:
+        return f", {speed:.1f} photos/s"
+    return f", {speed:.1f} photos/s, about {_duration(left / speed)} left"
+
+
+def _duration(seconds: float) -> str:
+    """A rough, readable duration: '40 s', '3 min', '1 h 20 min'."""
+    if seconds < 60:
+        return f"{max(1, round(seconds))} s"
+    minutes = round(seconds / 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    return f"{minutes // 60} h {minutes % 60} min"
 
 
 if __name__ == "__main__":

@@ -117,8 +117,10 @@ def test_a_second_writer_process_is_refused_and_changes_nothing(tmp_path: Path, 
         _, cli_err = capsys.readouterr()
         assert "open for writing in another window or process" in cli_err and "Traceback" not in cli_err
         assert len(cli_err.strip().splitlines()) == 1
+        pattern_photo(tmp_path / "d" / "w9" / "x.jpg", 9)  # one sub-folder per whale
         assert main(["import", "--gallery", str(gallery), "--model", str(model), "--images",
-                     str(tmp_path / "c")]) == 1
+                     str(tmp_path / "d")]) == 1
+        assert "open for writing in another window or process" in capsys.readouterr().err
         # Readers are fine meanwhile.
         assert main(["info", "--gallery", str(gallery), "--json"]) == 0
         info = json.loads(capsys.readouterr().out)

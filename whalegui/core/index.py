@@ -1,5 +1,8 @@
 """The photo index: an hnswlib (cosine) index over the gallery's photo embeddings, labelled by photo id.
 
+``import hnswlib`` is Chroma's build of hnswlib 0.7 (``chroma-hnswlib``, which ships wheels) on CPython
+3.10-3.12 and upstream hnswlib 0.8 elsewhere; this module uses only the API the two share.
+
 It is a cache derived from SQLite. It is saved with a small JSON stamp beside it (``index.json``) that records
 which state of the gallery it reflects and the sha256 of ``index.bin``, so a missing, stale, truncated or
 otherwise corrupted index is detected *before* hnswlib reads it, and rebuilt from SQLite.
@@ -142,7 +145,8 @@ def stamp_path(index_path: Path) -> Path:
 
 
 def _deleted_labels(index: Any, ids: set[int]) -> set[int]:
-    # hnswlib 0.8 exposes no list of deleted labels; a deleted label's get_items raises, a live one does not.
+    # hnswlib (0.7 and 0.8) exposes no list of deleted labels; a deleted label's get_items raises, a live
+    # one does not.
     deleted: set[int] = set()
     for label in ids:
         try:
