@@ -102,7 +102,7 @@ def test_enroll_add_info_export(tmp_path: Path, gallery: Path, model: Path,
                                 capsys: pytest.CaptureFixture[str]) -> None:
     extra = pattern_photo(tmp_path / "in" / "extra.jpg", 2, 9)
     code, out, _ = run(capsys, "enroll", "--gallery", gallery, "--model", model, "--whale", "whale2", extra)
-    assert code == 0 and "added 1 photos to whale whale2 (now 3 photos)" in out
+    assert code == 0 and "added 1 photo to whale whale2 (now 3 photos)" in out
     code, _, err = run(capsys, "enroll", "--gallery", gallery, "--model", model, "--whale", "whale0", extra)
     assert code == 1 and "already catalogued under whale whale2" in err and len(err.splitlines()) == 1
     code, _, err = run(capsys, "enroll", "--gallery", gallery, "--model", model, "--whale", "nobody", extra)

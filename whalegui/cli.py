@@ -16,13 +16,14 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, TextIO
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, TextIO
 
 from whalegui.core.errors import CatalogueError, ModelError, WhaleguiError
 from whalegui.core.logsetup import console_logging
 from whalegui.paths import bundled_model_path, default_gallery_dir
+
+if TYPE_CHECKING:
+    from whalegui.core.gallery import Gallery
 
 log = logging.getLogger(__name__)
 
@@ -162,11 +163,10 @@ def _cmd_import(args: argparse.Namespace) -> int:
         if report.cancelled:
             _interrupted_import(report.imported)
             return 130
-        print(f"imported {report.imported} photos ({report.whales_created} new whales) into "
-              f"{gallery.folder}; "
-              f"skipped {report.skipped_duplicates} already catalogued, {report.skipped_new_whale} new_whale "
-              f"rows, {len(report.errors)} with errors; the gallery has {gallery.whale_count()} whales, "
-              f"{gallery.photo_count()} photos")
+        print(f"imported {_count(report.imported, 'photo')} ({_count(report.whales_created, 'new whale')}) "
+              f"into {gallery.folder}; skipped {report.skipped_duplicates} already catalogued, "
+              f"{_count(report.skipped_new_whale, 'new_whale row')}, {len(report.errors)} with errors; the "
+              f"gallery has {_size(gallery)}")
     return 1 if report.errors else 0
 
 
@@ -217,15 +217,16 @@ def _cmd_enroll(args: argparse.Namespace) -> int:
     with Gallery.open(args.gallery, embedder) as gallery:
         if args.new:
             whale_id = gallery.enroll(args.photos, whale_id=args.whale, name=args.name, notes=args.notes)
-            print(f"enrolled whale {whale_id} with {len(gallery.photos(whale_id))} photos")
+            print(f"enrolled whale {whale_id} with {_count(len(gallery.photos(whale_id)), 'photo')}")
         else:
             records = gallery.add_photos(args.whale, args.photos)
-            print(f"added {len(records)} photos to whale {args.whale} "
-                  f"(now {len(gallery.photos(args.whale))} photos)")
+            print(f"added {_count(len(records), 'photo')} to whale {args.whale} "
+                  f"(now {_count(len(gallery.photos(args.whale)), 'photo')})")
     return 0
 
 
 def _cmd_identify(args: argparse.Namespace) -> int:
+    from whalegui.core.gallery import Gallery
     from whalegui.core.identify import Identification, kaggle_prediction
     from whalegui.core.images import find_photos
 
@@ -237,7 +238,7 @@ def _cmd_identify(args: argparse.Namespace) -> int:
     embedder = _load_embedder(args)
     out = sys.stdout
     failed = 0
-    with _open_for_search(args.gallery, embedder) as gallery:
+    with Gallery.open(args.gallery, embedder, readonly=True) as gallery:
         threshold = args.threshold if args.threshold is not None else embedder.card.new_whale_threshold
         empty = gallery.whale_count() == 0
         if empty:
@@ -247,10 +248,7 @@ def _cmd_identify(args: argparse.Namespace) -> int:
             print("Image,Id", file=out)
         bar = ProgressBar("identify") if args.format != "table" and len(photos) > 1 else None
         started = time.perf_counter()
-        if gallery.embedder is None:  # a gallery that never had a model holds nothing to search
-            results = _new_whales(photos, embedder, threshold)
-        else:
-            results = gallery.identify_many(photos, top=args.top, threshold=threshold, progress=bar)
+        results = gallery.identify_many(photos, top=args.top, threshold=threshold, progress=bar)
         elapsed = time.perf_counter() - started
         if bar is not None:
             bar.finish()
@@ -274,36 +272,6 @@ def _cmd_identify(args: argparse.Namespace) -> int:
         log.info("identified %d photos in %.2f s (%.1f ms per photo)", len(photos), elapsed,
                  1000 * elapsed / max(1, len(photos)))
     return 1 if failed or empty else 0
-
-
-def _open_for_search(folder: Path, embedder: Any) -> Any:
-    """The gallery in ``folder``, read-only, to be searched with ``embedder``; opened without a model when it
-    has never recorded one (nothing was ever enrolled), as :meth:`Gallery.open` would try to record the
-    model, which a read-only gallery cannot."""
-    from whalegui.core.gallery import Gallery
-
-    with Gallery.open(folder, None, readonly=True) as probe:
-        if not probe.model_fingerprint:
-            return Gallery.open(folder, None, readonly=True)
-    return Gallery.open(folder, embedder, readonly=True)
-
-
-def _new_whales(photos: list[Path], embedder: Any, threshold: float) -> list[Any]:
-    """What identifying ``photos`` against a gallery without photos gives: each readable photo a new whale
-    with no candidates, each unreadable one its :class:`PhotoError`."""
-    from whalegui.core.errors import PhotoError
-    from whalegui.core.identify import Identification
-    from whalegui.core.images import load_photo, model_decode_size
-
-    results: list[Any] = []
-    for path in photos:
-        try:
-            load_photo(path, min_size=model_decode_size(embedder.card.preprocessing))
-        except PhotoError as exc:
-            results.append(exc)
-            continue
-        results.append(Identification(path, np.zeros(0, np.float32), [], True, float(threshold)))
-    return results
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
@@ -376,9 +344,9 @@ def _cmd_check(args: argparse.Namespace) -> int:
         for line in report.notes:
             print(f"note: {line}")
         if report.healthy:
-            print(f"healthy: {gallery.whale_count()} whales, {gallery.photo_count()} photos")
+            print(f"healthy: {_size(gallery)}")
         else:
-            print(f"NOT healthy: {len(report.problems)} problems" +
+            print(f"NOT healthy: {_count(len(report.problems), 'problem')}" +
                   ("" if args.repair else " (try --repair)"))
     return 0 if report.healthy else 1
 
@@ -440,6 +408,15 @@ def _print_table(path: Path, result: Any, out: TextIO) -> None:
     else:
         print(f"  -> likely {result.candidates[0].whale_id} (within threshold {result.threshold:.3f})",
               file=out)
+
+
+def _count(n: int, noun: str) -> str:
+    """``1 photo``, ``3 photos``."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def _size(gallery: Gallery) -> str:
+    return f"{_count(gallery.whale_count(), 'whale')}, {_count(gallery.photo_count(), 'photo')}"
 
 
 def _error(message: str) -> None:

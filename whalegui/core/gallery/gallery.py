@@ -136,7 +136,9 @@ class Gallery:
         stored = self.model_fingerprint
         if stored == self.embedder.fingerprint:
             return
-        if not stored or (self.photo_count() == 0 and not self.readonly):
+        if not stored or self.photo_count() == 0:
+            if self.readonly:  # nothing to compare with, and nothing may be written
+                return
             # An empty gallery adopts the model it is opened with.
             with self._store.transaction() as c:
                 self._store.set_model(c, _stamp(self.embedder))

@@ -32,6 +32,8 @@ def search(store: GalleryStore, index: IndexCache, vec: np.ndarray, *, top: int,
     """
     vec = np.asarray(vec, dtype=np.float32).reshape(-1)
     dim = store.model.dim
+    if dim == 0:  # never held a photo (or a read-only gallery that has not adopted a model): no candidates
+        return Identification(None, vec, [], True, float(threshold))
     if vec.shape[0] != dim:
         raise GalleryError(f"embedding has {vec.shape[0]} values, the gallery's have {dim}")
     with store.lock:
