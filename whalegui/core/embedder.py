@@ -51,7 +51,7 @@ class Embedder:
         if digest != self.card.sha256:
             raise ModelError(self.path, f"the card does not match this model file (card sha256 "
                                         f"{self.card.sha256[:12]}, file {digest[:12]}); re-export the model")
-        self._session = _make_session(self.path, device, threads)
+        self._session = make_session(self.path, device, threads)
         self.provider: str = self._session.get_providers()[0]
         self._check_signature()
 
@@ -133,7 +133,8 @@ def _chunks(items: Sequence[Image.Image], size: int) -> Iterator[Sequence[Image.
         yield items[start:start + size]
 
 
-def _make_session(path: Path, device: str, threads: int | None) -> Any:
+def make_session(path: Path, device: str, threads: int | None) -> Any:
+    """An ONNX Runtime session on CUDA when it really runs here (or as ``device`` says), else on the CPU."""
     import onnxruntime as ort  # imported here: a heavy import the GUI does off the main thread
 
     options = ort.SessionOptions()
