@@ -13,10 +13,11 @@ import pytest
 from PIL import Image
 
 from tests.core.marks import marks
+from tests.flukes import pattern_photo
 from tests.models import make_detector, make_tiny_model
 from whalegui.core.analysis import Analyser
 from whalegui.core.embedder import Embedder
-from whalegui.core.errors import ModelError, ModelMismatchError
+from whalegui.core.errors import ModelError, ModelMismatchError, PhotoError
 from whalegui.core.fluke import Fluke, crop_fluke
 from whalegui.core.gallery import Gallery, reembed
 from whalegui.core.images import load_photo
@@ -105,7 +106,7 @@ def test_the_gallery_stores_the_detector_s_box(pipeline: Embedder, tmp_path: Pat
         assert ident.candidates[0].whale_id == "w1" and ident.candidates[0].photo.fluke is not None
         stored = g.embedding(ident.candidates[0].photo.photo_id)
         np.testing.assert_allclose(ident.embedding, stored, atol=1e-6)  # analysed the same way both times
-        assert set(ident.timings) >= {"detect", "embed", "features", "search"}
+        assert set(ident.timings) >= {"read", "detect", "embed", "features", "search"}
         assert g.model_fingerprint == pipeline.fingerprint != pipeline.card.sha256
         assert g.model_name == "tiny + finder"
         assert g.check().healthy
@@ -157,3 +158,26 @@ def test_a_card_naming_a_missing_finder_is_a_model_error(tmp_path: Path) -> None
     card_path_for(model).write_text(json.dumps(card))
     with pytest.raises(ModelError, match="without a folder"):
         Embedder(model, device="cpu")
+
+
+def test_a_reembedding_that_fails_half_way_changes_nothing(pipeline: Embedder, embedder: Embedder,
+                                                           tmp_path: Path) -> None:
+    folder = tmp_path / "g"
+    with Gallery.open(folder, embedder) as g:  # more photos than one re-embedding batch
+        for w in range(10):
+            g.enroll([pattern_photo(tmp_path / f"w{w}_{j}.jpg", w, j) for j in range(3)], whale_id=f"w{w}")
+        before = {p.photo_id: (p.fluke, g.embedding(p.photo_id).tobytes()) for p in g.photos()}
+        victim = g.photos()[-1].path
+    saved = victim.read_bytes()
+    victim.write_bytes(saved[:200])
+    with pytest.raises(PhotoError):
+        reembed(folder, pipeline)
+    with Gallery.open(folder, embedder) as g:
+        assert g.model_fingerprint == embedder.fingerprint
+        assert {p.photo_id: (p.fluke, g.embedding(p.photo_id).tobytes()) for p in g.photos()} == before
+        assert g.audit_log(1)[0]["action"] != "reembed"
+    victim.write_bytes(saved)
+    assert reembed(folder, pipeline) == 30
+    with Gallery.open(folder, pipeline) as g:
+        assert all(p.fluke is not None and p.fluke.source == "detector" for p in g.photos())
+        assert g.check().healthy

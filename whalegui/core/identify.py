@@ -101,7 +101,8 @@ class Identification:
     fluke: Fluke | None = None  # where the query's fluke is, in the query photo's full-resolution pixels
     features: LocalFeatures | None = None  # the query's local features (for verification and the overlay)
     fingerprint: str = ""  # of the models that made ``embedding``, ``fluke`` and ``features``
-    timings: dict[str, float] = field(default_factory=dict)  # milliseconds per stage (detect, embed, ...)
+    #: Milliseconds per stage: read (read, hash, decode), detect, embed, features, search, verify.
+    timings: dict[str, float] = field(default_factory=dict)
 
 
 def rank_by_whale(hits: Iterable[PhotoHit], top: int | None = None) -> list[WhaleHit]:

@@ -26,6 +26,7 @@ import hashlib
 import io
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -289,6 +290,7 @@ class Gallery:
             chunk = paths[start:start + batch_size]
             loaded: list[tuple[Path, Any, str, Fluke | None]] = []  # (path, photo, sha256, drawn fluke)
             slots: list[PhotoError | None] = []
+            started = time.perf_counter()
             for p, drawn in zip(map(Path, chunk), given[start:start + batch_size], strict=True):
                 try:
                     data = read_photo_bytes(p)
@@ -299,7 +301,7 @@ class Gallery:
                     if raise_errors:
                         raise
                     slots.append(exc)
-            timings: dict[str, float] = {}
+            timings = {"read": 1000 * (time.perf_counter() - started)}
             analyses = analyser.analyse_many(
                 [photo.image for _, photo, _, _ in loaded], [f for *_, f in loaded],
                 [(photo.meta.width, photo.meta.height) for _, photo, _, _ in loaded], batch_size=batch_size,
@@ -317,7 +319,7 @@ class Gallery:
                 ident.sha256 = sha
                 ident.fluke = analysis.fluke
                 ident.fingerprint = analyser.fingerprint
-                ident.timings = {k: v / len(loaded) for k, v in timings.items()} | ident.timings
+                ident.timings = {k: v / len(loaded) for k, v in timings.items()} | ident.timings  # per photo
                 ident.duplicate_of = self.find_photo_by_sha(sha)
                 results.append(ident)
             if progress is not None:
