@@ -13,8 +13,9 @@ from PIL import Image
 from tests.models import make_tiny_model
 from whalegui.core.embedder import Embedder
 from whalegui.core.gallery import Gallery
-from whalegui.gui.controller import Controller, Status
+from whalegui.gui.controller import Controller
 from whalegui.gui.main_window import MainWindow
+from whalegui.gui.review_model import Status
 from whalegui.gui.settings import Settings
 
 WHALES = {"w_alpha": 3, "w_beta": 2, "w_gamma": 1}  # whale id -> photos in the gallery
@@ -86,7 +87,7 @@ def app_window(
     qtbot.addWidget(window)
     window.resize(1366, 768)
     window.show()
-    with qtbot.waitSignal(controller.model_loaded, timeout=20000):
+    with qtbot.waitSignal(controller.gallery_changed, timeout=20000):  # the model is loaded, the gallery open
         controller.start(tiny_model, gallery_dir, device="cpu")
     yield window, controller
     controller.shutdown()
