@@ -233,3 +233,24 @@ def test_cancel_a_batch(qtbot, app_window, tmp_path) -> None:
     with qtbot.waitSignal(controller.batch_finished, timeout=30000):
         controller.identify_waiting()  # and can be identified later
     assert controller.status_counts()[Status.REVIEW] == 30
+
+
+def test_redo_writes_an_undone_decision_again(qtbot, app_window, queries) -> None:
+    window, controller = app_window
+    drop(window, [queries["alpha"]])
+    wait_status(qtbot, controller, 0, Status.REVIEW)
+    key(qtbot, window, Qt.Key.Key_Return)
+    wait_status(qtbot, controller, 0, Status.MATCHED)
+    assert controller.undo_stack.undoText() == "alpha_new.jpg as whale w_alpha"
+    assert window.undo_action.toolTip() == "Undo alpha_new.jpg as whale w_alpha"
+    key(qtbot, window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    wait_status(qtbot, controller, 0, Status.REVIEW)
+    qtbot.waitUntil(lambda: controller.info.photo_count == 6, timeout=5000)
+    assert window.redo_action.isEnabled()
+    key(qtbot, window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    wait_status(qtbot, controller, 0, Status.MATCHED)
+    qtbot.waitUntil(lambda: controller.info.photo_count == 7, timeout=5000)
+    assert "alpha_new.jpg" in [p.original_name for p in controller.gallery.photos("w_alpha")]
+    key(qtbot, window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # and undone again: the new ids
+    qtbot.waitUntil(lambda: controller.info.photo_count == 6, timeout=5000)
+    wait_status(qtbot, controller, 0, Status.REVIEW)

@@ -181,8 +181,10 @@ class Controller(QObject):
     def _on_opened(self, info: GalleryInfo, demo: bool) -> None:
         first = self.info is None
         self.loading, self.load_error = False, ""
-        log.info("gallery %s (%s)", info.folder, messages.gallery_summary(info.whale_count, info.photo_count))
+        summary = messages.gallery_summary(info.whale_count, info.photo_count)
+        log.info("gallery %s (%s)", info.folder, summary)
         self._set_info(info)
+        self.status_messaged.emit(f"Ready: the gallery has {summary}.")
         if demo:
             self.import_demo()
         if not first:

@@ -57,20 +57,6 @@ log = logging.getLogger(__name__)
 
 PHOTO_FILTER = "Photos (" + " ".join(f"*{s} *{s.upper()}" for s in PHOTO_SUFFIXES) + ");;All files (*)"
 
-SHORTCUTS_HELP = """<table>
-<tr><td><b>Enter</b></td><td>do what the verdict proposes (the highlighted button)</td></tr>
-<tr><td><b>C</b></td><td>same whale: confirm the selected candidate</td></tr>
-<tr><td><b>N</b></td><td>new whale: enroll the query</td></tr>
-<tr><td><b>S</b></td><td>skip: decide later</td></tr>
-<tr><td><b>Ctrl+Z, Ctrl+Shift+Z</b></td><td>undo the last confirm or new whale; redo it</td></tr>
-<tr><td><b>← →</b></td><td>previous / next candidate</td></tr>
-<tr><td><b>↑ ↓</b></td><td>previous / next photo of the selected whale</td></tr>
-<tr><td><b>+ - 0 1</b></td><td>zoom in, zoom out, fit, 1:1 (mouse wheel zooms, drag pans)</td></tr>
-<tr><td><b>[ ] H V</b></td><td>rotate the query left / right, flip it left-right / upside down</td></tr>
-<tr><td><b>Ctrl+O, Ctrl+V</b></td><td>open photos, paste photos (or drop them anywhere)</td></tr>
-<tr><td><b>F9</b></td><td>show or hide the queue (more room for the photos)</td></tr>
-</table>"""
-
 
 class MainWindow(QMainWindow):
     """The app's window. Built from the controller; listens to its signals."""
@@ -326,7 +312,9 @@ class MainWindow(QMainWindow):
         if not c.ready:
             return
         empty_gallery = c.info is None or c.info.photo_count == 0
-        if empty_gallery and not c.entries:
+        if empty_gallery and not c.entries and c.editor.importing:  # not "empty" while the import fills it
+            self._show_message("Importing the catalogue…", messages.IMPORTING_TEXT)
+        elif empty_gallery and not c.entries:
             self.review_stack.setCurrentWidget(self.welcome)
         else:
             self.review_stack.setCurrentWidget(self.compare_view)
@@ -553,9 +541,11 @@ class MainWindow(QMainWindow):
 
     def _on_import_started(self, what: str) -> None:
         self.import_panel.start(f"Importing {Path(what).name}")
+        self._update_review_page()
 
     def _on_import_finished(self, report: ImportReport | None) -> None:
         self.import_panel.finish()
+        self._update_review_page()
         if report is None:
             return  # the controller reported the failure
         summary = messages.import_summary(report)
@@ -567,7 +557,7 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ help and closing
 
     def show_shortcuts(self) -> None:
-        self.show_message_box(QMessageBox.Icon.Information, "Keyboard shortcuts", SHORTCUTS_HELP)
+        self.show_message_box(QMessageBox.Icon.Information, "Keyboard shortcuts", messages.SHORTCUTS_HELP)
 
     def open_log_folder(self) -> None:
         folder = log_dir()

@@ -32,6 +32,28 @@ class Message:
     text: str
 
 
+#: Help > Keyboard shortcuts (F1).
+SHORTCUTS_HELP = """<table>
+<tr><td><b>Enter</b></td><td>do what the verdict proposes (the highlighted button)</td></tr>
+<tr><td><b>C</b></td><td>same whale: confirm the selected candidate</td></tr>
+<tr><td><b>N</b></td><td>new whale: enroll the query</td></tr>
+<tr><td><b>S</b></td><td>skip: decide later</td></tr>
+<tr><td><b>Ctrl+Z, Ctrl+Shift+Z</b></td><td>undo the last confirm or new whale; redo it</td></tr>
+<tr><td><b>← →</b></td><td>previous / next candidate</td></tr>
+<tr><td><b>↑ ↓</b></td><td>previous / next photo of the selected whale</td></tr>
+<tr><td><b>+ - 0 1</b></td><td>zoom in, zoom out, fit, 1:1 (mouse wheel zooms, drag pans)</td></tr>
+<tr><td><b>[ ] H V</b></td><td>rotate the query left / right, flip it left-right / upside down</td></tr>
+<tr><td><b>Ctrl+O, Ctrl+V</b></td><td>open photos, paste photos (or drop them anywhere)</td></tr>
+<tr><td><b>F9</b></td><td>show or hide the queue (more room for the photos)</td></tr>
+</table>"""
+
+#: What the review says while a catalogue is imported into an empty gallery.
+IMPORTING_TEXT = (
+    "Each photo is read, checked and embedded; the whales are in the gallery as each batch is done. "
+    "Cancel at the top of the window keeps what was imported; importing again resumes."
+)
+
+
 # ---------------------------------------------------------------------------------------------- words
 
 

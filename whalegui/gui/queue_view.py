@@ -45,7 +45,8 @@ class QueueView(QWidget):
         self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.list.setMinimumWidth(MIN_WIDTH - 8)
 
-        self.title = QLabel("Query photos", self)
+        self.title = QLabel("Queue", self)
+        self.title.setToolTip("The query photos: identified in the background, then reviewed one by one")
         self.title.setObjectName("paneTitle")
         self.counts = ElidedLabel("", self)
         self.counts.setObjectName("hint")
