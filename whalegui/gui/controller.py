@@ -111,6 +111,7 @@ class Controller(QObject):
 
     @property
     def entries(self) -> Sequence[QueueEntry]:
+        """The queued photos (see :attr:`ReviewModel.queue`)."""
         return self.review.queue.entries
 
     @property
@@ -119,10 +120,12 @@ class Controller(QObject):
         return self.service.gallery
 
     def status_counts(self) -> dict[Status, int]:
+        """How many queued photos stand where."""
         return self.review.queue.counts()
 
     @property
     def batch_running(self) -> bool:
+        """Whether photos are being identified."""
         return self._batch_done < self._batch_total
 
     # ------------------------------------------------------------------ loading
@@ -476,6 +479,7 @@ class Controller(QObject):
         return new_whale_id(self.whale_id_taken)
 
     def whale_id_taken(self, whale_id: str) -> bool:
+        """Whether a whale ``whale_id`` is in the open gallery."""
         return self.info is not None and any(w.whale_id == whale_id for w in self.info.whales)
 
     # ------------------------------------------------------------------ undo

@@ -38,6 +38,7 @@ class ElidedLabel(QLabel):
         return QSize(self.fontMetrics().horizontalAdvance("…") * 4, super().minimumSizeHint().height())
 
     def is_elided(self) -> bool:
+        """Whether the text is too long for the label's width."""
         return self.fontMetrics().horizontalAdvance(self.text()) > self.contentsRect().width()
 
     def resizeEvent(self, event: QResizeEvent) -> None:

@@ -44,6 +44,7 @@ class GalleryEditor(QObject):
 
     @property
     def importing(self) -> bool:
+        """Whether an import is running."""
         return self._import is not None
 
     # ------------------------------------------------------------------ reading
@@ -92,11 +93,13 @@ class GalleryEditor(QObject):
                                 failed=self._failed(f"Merging {source_id} into {target_id}"))
 
     def delete_whale(self, whale_id: str) -> None:
+        """Take a whale and its photos out of the catalogue."""
         if self._begin():
             self._service.delete_whale(whale_id, done=self._changed(f"{whale_id} deleted."),
                                        failed=self._failed(f"Deleting {whale_id}"))
 
     def remove_photo(self, photo_id: int) -> None:
+        """Take one photo out of the catalogue."""
         if self._begin():
             self._service.remove_photos([photo_id], done=self._changed(f"Photo {photo_id} removed."),
                                         failed=self._failed(f"Removing photo {photo_id}"))

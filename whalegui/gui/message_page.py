@@ -24,5 +24,6 @@ class MessagePage(QWidget):
         box.addStretch(1)
 
     def show_message(self, title: str, text: str) -> None:
+        """Show ``title`` and ``text``."""
         self.title.setText(title)
         self.text.setText(text)

@@ -191,6 +191,7 @@ def identify_failed(photo_name: str, exc: BaseException) -> Message:
 
 
 def undo_failed(what: str, exc: BaseException) -> Message:
+    """Undoing a decision did not reach the gallery."""
     return Message(
         "Undo failed",
         f"Could not undo {what}: {error_reason(exc)}.\n\nChange it in the gallery browser.",
@@ -198,12 +199,14 @@ def undo_failed(what: str, exc: BaseException) -> Message:
 
 
 def redo_failed(what: str, exc: BaseException) -> Message:
+    """Redoing a decision did not reach the gallery."""
     return Message(
         "Redo failed", f"Could not redo {what}: {error_reason(exc)}.\n\nDecide on the photo again."
     )
 
 
 def import_failed(exc: BaseException) -> Message:
+    """A catalogue import stopped with an error."""
     if isinstance(exc, errors.CatalogueError):
         where = f"{exc.path.name}, row {exc.row}" if exc.row is not None else str(exc.path)
         return Message(
@@ -220,6 +223,7 @@ def import_failed(exc: BaseException) -> Message:
 
 
 def no_demo(exc: BaseException) -> Message:
+    """The bundled demo catalogue is missing."""
     return Message(
         "No demo catalogue",
         f"The demo catalogue is not installed ({exc}).\n\n"
@@ -228,6 +232,7 @@ def no_demo(exc: BaseException) -> Message:
 
 
 def paste_failed(exc: BaseException) -> Message:
+    """A pasted image could not be written to a file."""
     return Message(
         "Paste failed",
         f"The pasted image could not be saved: {error_reason(exc)}.\n\nSave it as a file, then open that.",
@@ -259,6 +264,7 @@ class ImportSummary:
 
 
 def import_summary(report: ImportReport) -> ImportSummary:
+    """An import's report in words."""
     imported = f"{plural(report.imported, 'photo')} imported ({plural(report.whales_created, 'new whale')})"
     lines = [imported, f"{report.skipped_duplicates} already in the gallery"]
     if report.skipped_new_whale:

@@ -39,6 +39,7 @@ class ProgressPanel(QFrame):
 
     @property
     def active(self) -> bool:
+        """Whether work is running (the panel takes progress reports)."""
         return self._active
 
     def start(self, what: str) -> None:
@@ -50,6 +51,7 @@ class ProgressPanel(QFrame):
         self.show()
 
     def set_progress(self, done: int, total: int) -> None:
+        """``done`` of ``total`` photos are finished."""
         if not self._active or not self.cancel_button.isEnabled():
             return  # a report that arrived after the work finished, or while it is being cancelled
         if done <= 0:  # the first batch is being read and embedded: the bar stays busy, the label says so
@@ -62,6 +64,7 @@ class ProgressPanel(QFrame):
         self.label.setText(f"{self._what}: {done} of {total} photos")
 
     def finish(self) -> None:
+        """The work is over: hide, and ignore later reports."""
         self._active = False
         self.hide()
 

@@ -73,6 +73,7 @@ class QueueEntry:
 
     @property
     def name(self) -> str:
+        """The photo's file name."""
         return self.path.name
 
     @property
@@ -82,10 +83,12 @@ class QueueEntry:
 
     @property
     def reviewable(self) -> bool:
+        """Whether it waits for the researcher's decision."""
         return self.status is Status.REVIEW
 
     @property
     def candidates(self) -> list[Candidate]:
+        """Its candidates, nearest first (none before it is identified, or after an error)."""
         if self.identification is None or self.status is Status.ERROR:
             return []
         return list(self.identification.candidates)
@@ -131,21 +134,26 @@ class QueueModel(QAbstractListModel):
 
     @property
     def entries(self) -> Sequence[QueueEntry]:
+        """The queued photos in order (a copy)."""
         return tuple(self._entries)
 
     def entry(self, row: int) -> QueueEntry | None:
+        """The entry in ``row``, or ``None``."""
         return self._entries[row] if 0 <= row < len(self._entries) else None
 
     def row_of(self, entry: QueueEntry | None) -> int:
+        """The row of ``entry`` (``-1``: not queued)."""
         return next((row for row, e in enumerate(self._entries) if e is entry), -1)
 
     def counts(self) -> dict[Status, int]:
+        """How many entries stand where."""
         counts = dict.fromkeys(Status, 0)
         for e in self._entries:
             counts[e.status] += 1
         return counts
 
     def append(self, entries: Sequence[QueueEntry]) -> None:
+        """Queue more photos at the end."""
         if not entries:
             return
         first = len(self._entries)
@@ -210,15 +218,18 @@ class CandidateModel(QAbstractListModel):
         thumbnails.thumbnail_loaded.connect(self._on_thumbnail_loaded)
 
     def set_candidates(self, candidates: list[Candidate], threshold: float | None) -> None:
+        """Show these candidates; ``threshold`` marks the ones beyond the new-whale distance."""
         self.beginResetModel()
         self._candidates, self._threshold = list(candidates), threshold
         self.endResetModel()
 
     @property
     def candidates(self) -> list[Candidate]:
+        """The candidates shown (a copy)."""
         return list(self._candidates)
 
     def candidate(self, row: int) -> Candidate | None:
+        """The candidate ranked ``row`` (0: the nearest), or ``None``."""
         return self._candidates[row] if 0 <= row < len(self._candidates) else None
 
     def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
@@ -281,16 +292,20 @@ class ReviewModel(QObject):
 
     @property
     def current_entry(self) -> QueueEntry | None:
+        """The photo under review."""
         return self._current
 
     @property
     def current_row(self) -> int:
+        """Its queue row (``-1``: none)."""
         return self.queue.row_of(self._current)
 
     def current_candidate(self) -> Candidate | None:
+        """The selected candidate."""
         return self.candidates.candidate(self.candidate_index)
 
     def current_photo(self) -> CandidatePhoto | None:
+        """The candidate photo shown."""
         cand = self.current_candidate()
         if cand is None or not 0 <= self.candidate_photo_index < len(self.candidate_photos):
             return None
@@ -314,6 +329,7 @@ class ReviewModel(QObject):
         self.select_candidate(0)
 
     def show_row(self, row: int) -> None:
+        """Put queue row ``row`` under review (out of range: nothing)."""
         self.show(self.queue.entry(row))
 
     def update(self, entry: QueueEntry) -> None:
@@ -338,6 +354,7 @@ class ReviewModel(QObject):
         self.candidate_photo_changed.emit(self.current_photo())
 
     def step_candidate(self, delta: int) -> None:
+        """Left/right through the candidates (stopping at the ends)."""
         if self.candidates.rowCount():
             self.select_candidate(self.candidate_index + delta)
 

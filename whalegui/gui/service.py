@@ -81,6 +81,7 @@ class Enrolled:
 
 @dataclass(frozen=True)
 class Imported:
+    """A catalogue was imported."""
     report: ImportReport
     info: GalleryInfo
 
@@ -107,6 +108,7 @@ class GalleryService(QObject):
 
     @property
     def has_model(self) -> bool:
+        """Whether the embedding model is loaded."""
         return self._embedder is not None
 
     # ------------------------------------------------------------------ opening
@@ -158,9 +160,11 @@ class GalleryService(QObject):
     def whale_photos(
         self, whale_id: str, *, done: Callable[[list[PhotoRecord]], None], failed: Failed
     ) -> None:
+        """List a whale's photos (read priority)."""
         self._run(lambda: list(self._require().photos(whale_id)), READ_PRIORITY, done, failed)
 
     def refresh(self, *, done: Callable[[GalleryInfo], None], failed: Failed) -> None:
+        """Read the gallery's whales and counts again."""
         self._run(lambda: _info(self._require()), READ_PRIORITY, done, failed)
 
     def export_csv(self, path: Path, *, done: Callable[[int], None], failed: Failed) -> None:
@@ -221,6 +225,7 @@ class GalleryService(QObject):
         done: Callable[[GalleryInfo], None],
         failed: Failed,
     ) -> None:
+        """Change a whale's id, name and/or notes (``None``: keep)."""
         self._change(lambda g: g.rename(whale_id, new_id=new_id, name=name, notes=notes), done, failed)
 
     def merge(
@@ -230,11 +235,13 @@ class GalleryService(QObject):
         self._change(lambda g: g.merge(source_id, target_id), done, failed)
 
     def delete_whale(self, whale_id: str, *, done: Callable[[GalleryInfo], None], failed: Failed) -> None:
+        """Take a whale and its photos out of the catalogue."""
         self._change(lambda g: g.delete_whale(whale_id), done, failed)
 
     def remove_photos(
         self, photo_ids: list[int], *, done: Callable[[GalleryInfo], None], failed: Failed
     ) -> None:
+        """Take photos out of the catalogue (undoing a confirm, or from the browser)."""
         def remove(gallery: Gallery) -> None:
             for photo_id in photo_ids:
                 gallery.remove_photo(photo_id)

@@ -17,6 +17,7 @@ from whalegui.gui.review_model import QueueEntry
 
 
 class DecisionKind(Enum):
+    """What a decision did."""
     CONFIRM = "confirm"  # the query photo was added to a catalogued whale
     ENROLL = "enroll"  # the query photo was enrolled as a new whale
 
@@ -41,9 +42,11 @@ class Decision:
 class DecisionHandler(Protocol):
     """Runs the gallery writes of undo and redo."""
 
-    def undo_decision(self, decision: Decision) -> None: ...
+    def undo_decision(self, decision: Decision) -> None:
+        """Take the decision's photos out of the gallery again."""
 
-    def redo_decision(self, decision: Decision) -> None: ...
+    def redo_decision(self, decision: Decision) -> None:
+        """Write the decision again."""
 
 
 class DecisionCommand(QUndoCommand):
