@@ -10,10 +10,10 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QApplication, QMessageBox
 
+from tests.gui.conftest import make_window
 from whalegui.gui.app import ErrorReporter, no_display
 from whalegui.gui.controller import Controller
 from whalegui.gui.main_window import MainWindow
-from whalegui.gui.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -59,21 +59,19 @@ def test_an_unexpected_error_shows_a_dialog_that_stays(qtbot, tmp_path) -> None:
     assert reporter.dialogs == []
 
 
-def make_window(qtbot, tmp_path: Path) -> tuple[MainWindow, Controller]:
-    controller = Controller(Settings.load(tmp_path / "settings.ini"))
-    window = MainWindow(controller)
-    qtbot.addWidget(window)
-    window.show()
-    return window, controller
-
-
-def test_a_missing_gallery_folder_is_asked_about_then_created(qtbot, tmp_path, tiny_model) -> None:
+def start_with_a_typo(qtbot, tmp_path: Path, model: Path) -> tuple[MainWindow, Controller, Path, QMessageBox]:
+    """``whalegui --gallery galery-typo``: the window asks what to do about the missing folder."""
     window, controller = make_window(qtbot, tmp_path)
     typo = tmp_path / "galery-typo"
     with qtbot.waitSignal(controller.gallery_missing, timeout=20000):
-        controller.start(tiny_model, typo, device="cpu")
+        controller.start(model, typo, device="cpu")
     box = window.gallery_question
     assert box is not None and box.isVisible()
+    return window, controller, typo, box
+
+
+def test_a_missing_gallery_folder_is_asked_about_then_created(qtbot, tmp_path, tiny_model) -> None:
+    window, controller, typo, box = start_with_a_typo(qtbot, tmp_path, tiny_model)
     assert str(typo) in box.text() and not typo.exists()  # nothing created before the answer
     assert not controller.ready
     create = next(b for b in box.buttons() if b.text().startswith("Create"))
@@ -85,12 +83,7 @@ def test_a_missing_gallery_folder_is_asked_about_then_created(qtbot, tmp_path, t
 
 
 def test_declining_the_new_gallery_opens_none(qtbot, tmp_path, tiny_model) -> None:
-    window, controller = make_window(qtbot, tmp_path)
-    typo = tmp_path / "galery-typo"
-    with qtbot.waitSignal(controller.gallery_missing, timeout=20000):
-        controller.start(tiny_model, typo, device="cpu")
-    box = window.gallery_question
-    assert box is not None
+    window, controller, typo, box = start_with_a_typo(qtbot, tmp_path, tiny_model)
     with qtbot.waitSignal(controller.loading_failed, timeout=5000):
         box.button(QMessageBox.StandardButton.Cancel).click()
     assert not typo.exists() and not controller.ready

@@ -4,27 +4,16 @@ from __future__ import annotations
 
 import csv
 import sys
-from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QImage
 
-from tests.gui.conftest import wait_status, whale_photo
+from tests.gui.conftest import make_window, wait_status, whale_photo
 from whalegui.gui import qtfix
-from whalegui.gui.controller import Controller
-from whalegui.gui.main_window import MainWindow
 from whalegui.gui.resources import icon, stylesheet
 from whalegui.gui.review_model import Status
 from whalegui.gui.settings import Settings
-
-
-def make_window(qtbot, tmp_path: Path) -> tuple[MainWindow, Controller]:
-    controller = Controller(Settings.load(tmp_path / "settings.ini"))
-    window = MainWindow(controller)
-    qtbot.addWidget(window)
-    window.show()
-    return window, controller
 
 
 def test_missing_model_is_a_message_in_the_window(qtbot, tmp_path) -> None:
