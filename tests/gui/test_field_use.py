@@ -12,7 +12,7 @@ from PIL import Image
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QApplication, QWidget
 
-from tests.gui.conftest import seed_of, wait_status, whale_photo
+from tests.gui.conftest import make_window, seed_of, wait_status, whale_photo
 from whalegui.core.embedder import Embedder
 from whalegui.core.gallery import Gallery
 from whalegui.gui.card_delegate import LINES_ROLE
@@ -190,4 +190,20 @@ def test_wide_flukes_fill_their_panes(qtbot, tmp_path, tiny_model, width, height
         area = pane.viewport().width() * pane.viewport().height()
         assert shown / area >= 0.6, (pane.viewport().size(), shown / area)
         assert w * pane.scale_factor() >= 0.6 * view.width()  # and they are shown large, not just snug
+    controller.shutdown()
+
+
+def test_an_empty_gallery_says_it_is_importing_not_empty(qtbot, tmp_path, tiny_model) -> None:
+    window, controller = make_window(qtbot, tmp_path)
+    (tmp_path / "empty").mkdir()
+    with qtbot.waitSignal(controller.gallery_changed, timeout=20000):
+        controller.start(tiny_model, tmp_path / "empty", device="cpu")
+    assert window.review_stack.currentWidget() is window.welcome
+    folder = tmp_path / "whales" / "w_one"
+    whale_photo(folder / "a.jpg", 1, 1)
+    with qtbot.waitSignal(controller.editor.import_finished, timeout=20000):
+        controller.editor.import_catalogue(None, tmp_path / "whales")
+        assert window.review_stack.currentWidget() is window.message_page
+        assert window.message_page.title.text().startswith("Importing")
+    assert window.review_stack.currentWidget() is window.compare_view  # the gallery has a whale now
     controller.shutdown()

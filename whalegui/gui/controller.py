@@ -187,9 +187,10 @@ class Controller(QObject):
         summary = messages.gallery_summary(info.whale_count, info.photo_count)
         log.info("gallery %s (%s)", info.folder, summary)
         self._set_info(info)
-        self.status_messaged.emit(f"Ready: the gallery has {summary}.")
         if demo:
             self.import_demo()
+        else:
+            self.status_messaged.emit(f"Ready: the gallery has {summary}.")
         if not first:
             for entry in self.entries:  # results from the old gallery mean nothing in the new one
                 if entry.status in (Status.REVIEW, Status.IDENTIFYING):

@@ -114,7 +114,6 @@ class GalleryEditor(QObject):
             return False
         if not self._begin():
             return False
-        self.import_started.emit(str(csv_path or images_dir))
         self._import = self._service.import_catalogue(
             Path(csv_path) if csv_path else None,
             Path(images_dir),
@@ -122,6 +121,7 @@ class GalleryEditor(QObject):
             done=self._on_imported,
             failed=self._on_import_failed,
         )
+        self.import_started.emit(str(csv_path or images_dir))  # its results come later, as queued signals
         return True
 
     def cancel_import(self) -> None:
