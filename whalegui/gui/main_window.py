@@ -541,6 +541,7 @@ class MainWindow(QMainWindow):
 
     def _on_import_started(self, what: str) -> None:
         self.import_panel.start(f"Importing {Path(what).name}")
+        self.statusBar().clearMessage()  # the panel says what is going on
         self._update_review_page()
 
     def _on_import_finished(self, report: ImportReport | None) -> None:
