@@ -13,8 +13,9 @@ from PIL import Image
 from tests.models import make_tiny_model
 from whalegui.core.embedder import Embedder
 from whalegui.core.gallery import Gallery
-from whalegui.gui.controller import Controller, Status
+from whalegui.gui.controller import Controller
 from whalegui.gui.main_window import MainWindow
+from whalegui.gui.review_model import Status
 from whalegui.gui.settings import Settings
 
 WHALES = {"w_alpha": 3, "w_beta": 2, "w_gamma": 1}  # whale id -> photos in the gallery
@@ -75,18 +76,23 @@ def queries(tmp_path: Path) -> dict[str, Path]:
     }
 
 
+def make_window(qtbot, tmp_path: Path) -> tuple[MainWindow, Controller]:
+    """A shown main window on a fresh controller (nothing loaded yet)."""
+    controller = Controller(Settings.load(tmp_path / "settings.ini"))
+    window = MainWindow(controller)
+    qtbot.addWidget(window)
+    window.show()
+    return window, controller
+
+
 @pytest.fixture
 def app_window(
     qtbot, tmp_path: Path, tiny_model: Path, gallery_dir: Path
 ) -> Iterator[tuple[MainWindow, Controller]]:
     """The real main window on the real gallery, loaded (model + gallery) and shown."""
-    settings = Settings.load(tmp_path / "settings.ini")
-    controller = Controller(settings)
-    window = MainWindow(controller)
-    qtbot.addWidget(window)
+    window, controller = make_window(qtbot, tmp_path)
     window.resize(1366, 768)
-    window.show()
-    with qtbot.waitSignal(controller.model_loaded, timeout=20000):
+    with qtbot.waitSignal(controller.gallery_changed, timeout=20000):  # the model is loaded, the gallery open
         controller.start(tiny_model, gallery_dir, device="cpu")
     yield window, controller
     controller.shutdown()

@@ -11,7 +11,7 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication, QDialogButtonBox
 
 from tests.gui.conftest import wait_status, whale_photo
-from whalegui.gui.controller import Status
+from whalegui.gui.review_model import Status
 
 
 def drop(window, paths: list[Path]) -> None:
@@ -45,9 +45,9 @@ def test_drop_identify_confirm_adds_photo_to_whale(qtbot, app_window, queries) -
     wait_status(qtbot, controller, 0, Status.REVIEW)
     entry = controller.entries[0]
     assert entry.taken_at is not None and entry.taken_at.year == 2024  # the EXIF date, shown in the queue
-    assert controller.current_row == 0
-    assert controller.candidate_index == 0  # the top candidate is preselected
-    assert controller.current_candidate().whale_id == "w_alpha"
+    assert controller.review.current_row == 0
+    assert controller.review.candidate_index == 0  # the top candidate is preselected
+    assert controller.review.current_candidate().whale_id == "w_alpha"
     assert not entry.likely_new
     assert window.compare_view.verdict.text().startswith("Best match w_alpha")
     qtbot.waitUntil(
@@ -103,22 +103,22 @@ def test_keyboard_shortcuts(qtbot, app_window, queries) -> None:
     drop(window, [queries["alpha"], queries["beta"]])
     wait_status(qtbot, controller, 1, Status.REVIEW)
     wait_status(qtbot, controller, 0, Status.REVIEW)
-    assert controller.current_row == 0
-    assert controller.candidates()[0].whale_id == "w_alpha"
-    assert len(controller.candidates()) == 3  # every whale of the gallery (top 5 > 3)
+    assert controller.review.current_row == 0
+    assert controller.review.candidates.candidates[0].whale_id == "w_alpha"
+    assert len(controller.review.candidates.candidates) == 3  # every whale of the gallery (top 5 > 3)
 
-    qtbot.waitUntil(lambda: len(controller.candidate_photos) == 3, timeout=5000)  # alpha's 3 photos
+    qtbot.waitUntil(lambda: len(controller.review.candidate_photos) == 3, timeout=5000)  # alpha's 3 photos
     key(qtbot, window, Qt.Key.Key_Down)
-    assert controller.candidate_photo_index == 1
+    assert controller.review.candidate_photo_index == 1
     key(qtbot, window, Qt.Key.Key_Up)
     key(qtbot, window, Qt.Key.Key_Up)
-    assert controller.candidate_photo_index == 2  # wraps around
+    assert controller.review.candidate_photo_index == 2  # wraps around
     key(qtbot, window, Qt.Key.Key_Right)
-    assert controller.candidate_index == 1
+    assert controller.review.candidate_index == 1
     assert window.compare_view.strip.currentIndex().row() == 1
     key(qtbot, window, Qt.Key.Key_Left)
     key(qtbot, window, Qt.Key.Key_Left)
-    assert controller.candidate_index == 0  # stops at the first
+    assert controller.review.candidate_index == 0  # stops at the first
 
     zoom = window.compare_view.zoom
     key(qtbot, window, Qt.Key.Key_Plus)
@@ -127,12 +127,12 @@ def test_keyboard_shortcuts(qtbot, app_window, queries) -> None:
     assert window.compare_view.zoom == 1.0
 
     key(qtbot, window, Qt.Key.Key_S)  # skip: to the next photo needing review
-    assert controller.current_row == 1
+    assert controller.review.current_row == 1
     assert controller.entries[0].status is Status.REVIEW
 
     window.tabs.setCurrentIndex(1)  # in the gallery browser the review keys are off (typing is safe)
     key(qtbot, window, Qt.Key.Key_S)
-    assert controller.current_row == 1
+    assert controller.review.current_row == 1
     window.tabs.setCurrentIndex(0)
 
 
@@ -143,11 +143,11 @@ def test_undo_confirm_and_enroll(qtbot, app_window, queries) -> None:
     wait_status(qtbot, controller, 0, Status.REVIEW)
     assert not window.undo_action.isEnabled()
 
-    controller.set_current_row(0)
+    controller.review.show_row(0)
     key(qtbot, window, Qt.Key.Key_Return)
     wait_status(qtbot, controller, 0, Status.MATCHED)
     assert controller.info.photo_count == 7
-    assert controller.current_row == 1  # moved on to the next photo to review
+    assert controller.review.current_row == 1  # moved on to the next photo to review
 
     controller.enroll_current("w_new", "New")
     wait_status(qtbot, controller, 1, Status.NEW)
@@ -163,7 +163,7 @@ def test_undo_confirm_and_enroll(qtbot, app_window, queries) -> None:
     wait_status(qtbot, controller, 0, Status.REVIEW)
     qtbot.waitUntil(lambda: controller.info.photo_count == 6, timeout=5000)
     assert "alpha_new.jpg" not in [p.original_name for p in controller.gallery.photos("w_alpha")]
-    assert controller.current_row == 0
+    assert controller.review.current_row == 0
     assert not window.undo_action.isEnabled()
 
     key(qtbot, window, Qt.Key.Key_Return)  # and it can be confirmed again
@@ -233,3 +233,24 @@ def test_cancel_a_batch(qtbot, app_window, tmp_path) -> None:
     with qtbot.waitSignal(controller.batch_finished, timeout=30000):
         controller.identify_waiting()  # and can be identified later
     assert controller.status_counts()[Status.REVIEW] == 30
+
+
+def test_redo_writes_an_undone_decision_again(qtbot, app_window, queries) -> None:
+    window, controller = app_window
+    drop(window, [queries["alpha"]])
+    wait_status(qtbot, controller, 0, Status.REVIEW)
+    key(qtbot, window, Qt.Key.Key_Return)
+    wait_status(qtbot, controller, 0, Status.MATCHED)
+    assert controller.undo_stack.undoText() == "alpha_new.jpg as whale w_alpha"
+    assert window.undo_action.toolTip() == "Undo alpha_new.jpg as whale w_alpha"
+    key(qtbot, window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    wait_status(qtbot, controller, 0, Status.REVIEW)
+    qtbot.waitUntil(lambda: controller.info.photo_count == 6, timeout=5000)
+    assert window.redo_action.isEnabled()
+    key(qtbot, window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    wait_status(qtbot, controller, 0, Status.MATCHED)
+    qtbot.waitUntil(lambda: controller.info.photo_count == 7, timeout=5000)
+    assert "alpha_new.jpg" in [p.original_name for p in controller.gallery.photos("w_alpha")]
+    key(qtbot, window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # and undone again: the new ids
+    qtbot.waitUntil(lambda: controller.info.photo_count == 6, timeout=5000)
+    wait_status(qtbot, controller, 0, Status.REVIEW)
