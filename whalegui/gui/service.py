@@ -9,7 +9,6 @@ user: the controller chooses the words (:mod:`whalegui.gui.messages`).
 
 from __future__ import annotations
 
-import inspect
 import logging
 import threading
 from collections.abc import Callable
@@ -186,7 +185,7 @@ class GalleryService(QObject):
 
         def job() -> Added:
             gallery = self._require()
-            records = gallery.add_photos(whale_id, [path], **_reusing(identification))
+            records = gallery.add_photos(whale_id, [path], identified=_identified(identification))
             return Added(list(records), _info(gallery))
 
         self._run(job, WRITE_PRIORITY, done, failed)
@@ -207,7 +206,7 @@ class GalleryService(QObject):
         def job() -> Enrolled:
             gallery = self._require()
             new_id = gallery.enroll(
-                [path], whale_id=whale_id, name=name, notes=notes, **_reusing(identification)
+                [path], whale_id=whale_id, name=name, notes=notes, identified=_identified(identification)
             )
             return Enrolled(new_id, [p.photo_id for p in gallery.photos(new_id)], _info(gallery))
 
@@ -316,12 +315,6 @@ def _info(gallery: Gallery) -> GalleryInfo:
     return GalleryInfo(Path(gallery.folder), gallery.whale_count(), gallery.photo_count(), gallery.whales())
 
 
-# The gallery stores an identification's embedding instead of decoding and embedding the photo again once
-# enroll() and add_photos() accept ``identified=`` (issue 12). This is the one place that passes it.
-_GALLERY_REUSES_EMBEDDINGS = "identified" in inspect.signature(Gallery.enroll).parameters
-
-
-def _reusing(identification: Identification | None) -> dict[str, list[Identification]]:
-    if identification is None or not _GALLERY_REUSES_EMBEDDINGS:
-        return {}
-    return {"identified": [identification]}
+def _identified(identification: Identification | None) -> list[Identification]:
+    """The query's identification: the gallery stores its embedding rather than embedding the photo again."""
+    return [] if identification is None else [identification]
