@@ -23,7 +23,7 @@ from training.synthetic import (
 
 WIDTH = 320
 SEEDS = range(6)
-NO_STREAMS = SceneStyle(streams=0.0)
+NO_WHITE_WATER = SceneStyle(streams=0.0, foam=0.0)  # nothing but the fluke where the box is
 
 
 @pytest.fixture(scope="module")
@@ -67,8 +67,8 @@ def test_frames_are_wide_camera_frames(whales: list[WhaleIdentity]) -> None:
 @pytest.mark.parametrize("seed", SEEDS)
 def test_box_bounds_the_visible_fluke_tightly(whales: list[WhaleIdentity], seed: int) -> None:
     whale = whales[seed % 3]
-    scene = _scene(whale, seed, style=NO_STREAMS)
-    empty = _scene(whale, seed, style=NO_STREAMS, fluke=False)
+    scene = _scene(whale, seed, style=NO_WHITE_WATER)
+    empty = _scene(whale, seed, style=NO_WHITE_WATER, fluke=False)
     assert (empty.box, empty.tips) == (scene.box, scene.tips)  # same draws, same truth
     x0, y0, x1, y1 = scene.box
     assert 0 <= x0 < x1 <= scene.image.width and 0 <= y0 < y1 <= scene.image.height
@@ -79,8 +79,8 @@ def test_box_bounds_the_visible_fluke_tightly(whales: list[WhaleIdentity], seed:
     # Where the mask says fluke, the frame differs from the same frame without the fluke...
     diff = np.abs(_pixels(scene) - _pixels(empty)).max(axis=-1)
     assert diff[mask].mean() > 12
-    assert (diff[mask] > 4).mean() > 0.8
-    # ...and nowhere above or beside the box (below it lie the foam and the whale's shadow in the sea).
+    assert (diff[mask] > 4).mean() > 0.7
+    # ...and nowhere above or beside the box (below it, the whale's body darkens the sea).
     pad = 8
     upper = y0 + (y1 - y0) // 2
     assert diff[: max(0, y0 - pad)].max(initial=0) == 0

@@ -44,6 +44,7 @@ class SceneStyle:
     glare: float = 0.35
     haze: float = 0.3
     streams: float = 0.5  # water running off the tips
+    foam: float = 0.85  # white water where the fluke meets the sea
     backlit: float = 0.08
 
 
@@ -147,7 +148,7 @@ def render_scene(whale: WhaleIdentity, rng: np.random.Generator, width: int = 12
     margin = 0.05
     lo = float(np.max(tips[:, 1] - slope * tips[:, 0])) + margin + wave  # both tips stay dry
     hi = float(np.min(ped[:, 1] - slope * ped[:, 0])) - margin - wave  # the cut peduncle stays wet
-    water = hi - (hi - lo) * float(rng.uniform(0, 1)) ** 1.2 if hi > lo else (lo + hi) / 2
+    water = hi - (hi - lo) * 0.85 * float(rng.uniform(0, 1)) ** 1.2 if hi > lo else (lo + hi) / 2
     xs_fluke = np.concatenate([tips[:, 0], top[:, 0]])
     left, right = float(xs_fluke.min()), float(xs_fluke.max())
     top_y = float(min(tips[:, 1].min(), top[:, 1].min()))
@@ -157,9 +158,12 @@ def render_scene(whale: WhaleIdentity, rng: np.random.Generator, width: int = 12
     frac = float(rng.uniform(*style.fluke_width))
     scale = frac * width / float(np.hypot(*(tips[1] - tips[0])))
     scale = min(scale, 0.94 * height / (bottom_y - top_y), 0.96 * width / (right - left))
-    mx, my = 0.02 * width, 0.03 * height
-    cx = float(rng.uniform(mx - scale * left, max(mx - scale * left, width - mx - scale * right)))
-    cy = float(rng.uniform(my - scale * top_y, max(my - scale * top_y, height - my - scale * bottom_y)))
+    # Anywhere it fits, but photographers aim at the fluke: the middle is likelier than the edges.
+    mx, my = 0.02 * width, 0.04 * height
+    x_lo, x_hi = mx - scale * left, width - mx - scale * right
+    y_lo, y_hi = my - scale * top_y, height - my - scale * bottom_y
+    cx = x_lo + max(0.0, x_hi - x_lo) * float(rng.beta(2.0, 2.0))
+    cy = y_lo + max(0.0, y_hi - y_lo) * float(rng.beta(2.2, 1.8))
     frame = np.array([[scale, 0, cx], [0, scale, cy], [0, 0, 1]], np.float64) @ pose
     water_row = cy + scale * water  # the water line's row at the fluke's centre (before waves)
 
@@ -187,7 +191,7 @@ def render_scene(whale: WhaleIdentity, rng: np.random.Generator, width: int = 12
     water_line = (np.float32(water_row) + (xs - np.float32(cx)) * np.float32(slope)
                   + np.clip(ripple, -1.4, 1.4) / 1.4 * np.float32(wave * scale))
     dry = np.clip(water_line[None, :] - ys + 0.5, 0, 1)
-    foam = _foam(rng, width, height, water_line, frame, water, scale)
+    foam = _foam(rng, width, height, water_line, frame, water, scale) * np.float32(rng.random() < style.foam)
     visible = alpha * dry * (1 - foam)
     mask = np.round(visible * 255).astype(np.uint8)
     rows, cols = np.nonzero(mask >= VISIBLE)
@@ -231,7 +235,9 @@ def _foam(rng: np.random.Generator, width: int, height: int, water_line: np.ndar
     envelope = np.exp(-(((xs - np.float32(centre)) / spread) ** 2))
     up, down = np.float32(scale * rng.uniform(0.01, 0.05)), np.float32(scale * rng.uniform(0.01, 0.04))
     dist = ys - water_line[None, :]
-    band = np.exp(-np.maximum(-dist / up, dist / down))
+    # Spray rises a little, foam spreads a little: both end, so the sea further off is untouched.
+    reach = np.clip(1 - np.maximum(-dist / (3 * up), dist / (4 * down)), 0, 1)
+    band = np.exp(-np.maximum(-dist / up, dist / down)) * reach
     cells = (max(2, int(height / max(scale * 0.02, 1.0))), max(2, int(width / max(scale * 0.03, 1.0))))
     cells = (min(cells[0], max(2, height // 2)), min(cells[1], max(2, width // 2)))
     grain = smooth_noise(rng, cells, (width, height))
