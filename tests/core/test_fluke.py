@@ -22,9 +22,9 @@ onnx = pytest.importorskip("onnx")
 def make_detector(folder: Path, box: list[float], tips: list[float], presence: float, *,
                   size: int = 32) -> Path:
     """A detector that answers ``box``/``tips`` (fractions of the frame) with ``presence`` for any frame."""
-    from onnx import TensorProto, helper
+    from onnx import NodeProto, TensorProto, helper
 
-    def const(name: str, values: list[float]) -> onnx.NodeProto:
+    def const(name: str, values: list[float]) -> NodeProto:
         return helper.make_node("Constant", [], [name], value=helper.make_tensor(
             name + "_v", TensorProto.FLOAT, [1, len(values)], values))
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from pytestqt.qtbot import QtBot
 
 from tests.models import make_tiny_model
 from whalegui.core.embedder import Embedder
@@ -17,6 +18,9 @@ from whalegui.gui.controller import Controller
 from whalegui.gui.main_window import MainWindow
 from whalegui.gui.review_model import Status
 from whalegui.gui.settings import Settings
+
+# What the app_window fixture yields: the shown main window and its controller.
+AppWindow = tuple[MainWindow, Controller]
 
 WHALES = {"w_alpha": 3, "w_beta": 2, "w_gamma": 1}  # whale id -> photos in the gallery
 
@@ -76,7 +80,7 @@ def queries(tmp_path: Path) -> dict[str, Path]:
     }
 
 
-def make_window(qtbot, tmp_path: Path) -> tuple[MainWindow, Controller]:
+def make_window(qtbot: QtBot, tmp_path: Path) -> AppWindow:
     """A shown main window on a fresh controller (nothing loaded yet)."""
     controller = Controller(Settings.load(tmp_path / "settings.ini"))
     window = MainWindow(controller)
@@ -87,8 +91,8 @@ def make_window(qtbot, tmp_path: Path) -> tuple[MainWindow, Controller]:
 
 @pytest.fixture
 def app_window(
-    qtbot, tmp_path: Path, tiny_model: Path, gallery_dir: Path
-) -> Iterator[tuple[MainWindow, Controller]]:
+    qtbot: QtBot, tmp_path: Path, tiny_model: Path, gallery_dir: Path
+) -> Iterator[AppWindow]:
     """The real main window on the real gallery, loaded (model + gallery) and shown."""
     window, controller = make_window(qtbot, tmp_path)
     window.resize(1366, 768)
@@ -98,7 +102,9 @@ def app_window(
     controller.shutdown()
 
 
-def wait_status(qtbot, controller: Controller, row: int, *statuses: Status, timeout: int = 15000) -> None:
+def wait_status(
+    qtbot: QtBot, controller: Controller, row: int, *statuses: Status, timeout: int = 15000
+) -> None:
     qtbot.waitUntil(
         lambda: len(controller.entries) > row and controller.entries[row].status in statuses, timeout=timeout
     )

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from PySide6.QtWidgets import QApplication, QMessageBox
+from pytestqt.qtbot import QtBot
 
 from tests.gui.conftest import make_window
 from whalegui.gui.app import ErrorReporter, no_display
@@ -18,7 +19,7 @@ from whalegui.gui.main_window import MainWindow
 REPO = Path(__file__).resolve().parents[2]
 
 
-def test_no_display_is_one_clear_line_and_exit_1(tmp_path) -> None:
+def test_no_display_is_one_clear_line_and_exit_1(tmp_path: Path) -> None:
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH", "")])),
@@ -41,7 +42,7 @@ def test_which_environments_have_a_display() -> None:
     assert no_display({}, "win32") is None and no_display({}, "darwin") is None
 
 
-def test_an_unexpected_error_shows_a_dialog_that_stays(qtbot, tmp_path) -> None:
+def test_an_unexpected_error_shows_a_dialog_that_stays(qtbot: QtBot, tmp_path: Path) -> None:
     reporter = ErrorReporter(tmp_path / "whalegui.log")
     try:
         raise AttributeError("'NoneType' object has no attribute 'setLabelText'")
@@ -59,7 +60,9 @@ def test_an_unexpected_error_shows_a_dialog_that_stays(qtbot, tmp_path) -> None:
     assert reporter.dialogs == []
 
 
-def start_with_a_typo(qtbot, tmp_path: Path, model: Path) -> tuple[MainWindow, Controller, Path, QMessageBox]:
+def start_with_a_typo(
+    qtbot: QtBot, tmp_path: Path, model: Path
+) -> tuple[MainWindow, Controller, Path, QMessageBox]:
     """``whalegui --gallery galery-typo``: the window asks what to do about the missing folder."""
     window, controller = make_window(qtbot, tmp_path)
     typo = tmp_path / "galery-typo"
@@ -70,7 +73,9 @@ def start_with_a_typo(qtbot, tmp_path: Path, model: Path) -> tuple[MainWindow, C
     return window, controller, typo, box
 
 
-def test_a_missing_gallery_folder_is_asked_about_then_created(qtbot, tmp_path, tiny_model) -> None:
+def test_a_missing_gallery_folder_is_asked_about_then_created(
+    qtbot: QtBot, tmp_path: Path, tiny_model: Path
+) -> None:
     window, controller, typo, box = start_with_a_typo(qtbot, tmp_path, tiny_model)
     assert str(typo) in box.text() and not typo.exists()  # nothing created before the answer
     assert not controller.ready
@@ -82,7 +87,7 @@ def test_a_missing_gallery_folder_is_asked_about_then_created(qtbot, tmp_path, t
     controller.shutdown()
 
 
-def test_declining_the_new_gallery_opens_none(qtbot, tmp_path, tiny_model) -> None:
+def test_declining_the_new_gallery_opens_none(qtbot: QtBot, tmp_path: Path, tiny_model: Path) -> None:
     window, controller, typo, box = start_with_a_typo(qtbot, tmp_path, tiny_model)
     with qtbot.waitSignal(controller.loading_failed, timeout=5000):
         box.button(QMessageBox.StandardButton.Cancel).click()

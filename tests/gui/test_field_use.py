@@ -10,9 +10,11 @@ import numpy as np
 import pytest
 from PIL import Image
 from PySide6.QtCore import QPoint, Qt
+from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QWidget
+from pytestqt.qtbot import QtBot
 
-from tests.gui.conftest import make_window, seed_of, wait_status, whale_photo
+from tests.gui.conftest import AppWindow, make_window, seed_of, wait_status, whale_photo
 from whalegui.core.embedder import Embedder
 from whalegui.core.gallery import Gallery
 from whalegui.gui.card_delegate import LINES_ROLE
@@ -30,13 +32,15 @@ def inside(widget: QWidget, window: QWidget) -> bool:
     return widget.isVisible() and area.contains(top_left) and area.contains(bottom_right)
 
 
-def settle(qtbot) -> None:
+def settle(qtbot: QtBot) -> None:
     QApplication.processEvents()
     qtbot.wait(20)
 
 
 @pytest.mark.parametrize(("width", "height"), [(1280, 720), (1024, 700)])
-def test_the_review_fits_small_screens(qtbot, app_window, queries, width, height) -> None:
+def test_the_review_fits_small_screens(
+    qtbot: QtBot, app_window: AppWindow, queries: dict[str, Path], width: int, height: int
+) -> None:
     window, controller = app_window
     controller.add_paths([queries["unknown"], queries["alpha"]])
     wait_status(qtbot, controller, 1, Status.REVIEW)
@@ -56,7 +60,7 @@ def test_the_review_fits_small_screens(qtbot, app_window, queries, width, height
     assert window.gallery_label.width() >= window.gallery_label.minimumSizeHint().width()
 
 
-def test_the_queue_folds_away_and_comes_back(qtbot, app_window) -> None:
+def test_the_queue_folds_away_and_comes_back(qtbot: QtBot, app_window: AppWindow) -> None:
     window, _controller = app_window
     window.resize(1024, 700)
     settle(qtbot)
@@ -69,7 +73,9 @@ def test_the_queue_folds_away_and_comes_back(qtbot, app_window) -> None:
     assert window.queue_view.width() >= window.queue_view.minimumSizeHint().width()
 
 
-def test_a_likely_new_whale_proposes_new_whale_and_enter_enrolls(qtbot, app_window, queries) -> None:
+def test_a_likely_new_whale_proposes_new_whale_and_enter_enrolls(
+    qtbot: QtBot, app_window: AppWindow, queries: dict[str, Path]
+) -> None:
     window, controller = app_window
     view = window.compare_view
     controller.add_paths([queries["unknown"], queries["alpha"]])
@@ -86,19 +92,22 @@ def test_a_likely_new_whale_proposes_new_whale_and_enter_enrolls(qtbot, app_wind
     assert view.proposed_button() is view.new_button
     assert view.new_button.text() == "New whale… (Enter)" and view.confirm_button.text() == "Same whale (C)"
     window.activateWindow()
-    qtbot.keyClick(window, Qt.Key.Key_Return)  # Enter does what the verdict says: it asks for the new whale
+    QTest.keyClick(window, Qt.Key.Key_Return)  # Enter does what the verdict says: it asks for the new whale
     qtbot.waitUntil(lambda: window.enroll_dialog is not None and window.enroll_dialog.isVisible(),
                     timeout=3000)
     assert controller.entries[0].status is Status.REVIEW  # nothing was confirmed
+    assert window.enroll_dialog is not None
     window.enroll_dialog.reject()
     qtbot.waitUntil(lambda: window.enroll_dialog is None, timeout=3000)
 
-    qtbot.keyClick(window, Qt.Key.Key_C)  # the match can still be confirmed on purpose
+    QTest.keyClick(window, Qt.Key.Key_C)  # the match can still be confirmed on purpose
     wait_status(qtbot, controller, 0, Status.MATCHED)
     assert controller.entries[0].whale_id == controller.entries[0].candidates[0].whale_id
 
 
-def test_best_match_is_said_of_the_first_candidate_only(qtbot, app_window, queries) -> None:
+def test_best_match_is_said_of_the_first_candidate_only(
+    qtbot: QtBot, app_window: AppWindow, queries: dict[str, Path]
+) -> None:
     window, controller = app_window
     controller.add_paths([queries["alpha"]])
     wait_status(qtbot, controller, 0, Status.REVIEW)
@@ -113,7 +122,9 @@ def test_best_match_is_said_of_the_first_candidate_only(qtbot, app_window, queri
     assert title.text().startswith("#1 w_alpha") and "best match" not in title.text()
 
 
-def test_cards_leave_unknown_dates_out(qtbot, app_window, queries, tmp_path) -> None:
+def test_cards_leave_unknown_dates_out(
+    qtbot: QtBot, app_window: AppWindow, queries: dict[str, Path], tmp_path: Path
+) -> None:
     window, controller = app_window
     undated = whale_photo(tmp_path / "undated.jpg", seed_of("w_beta"), 70)  # no EXIF date
     controller.add_paths([undated, queries["alpha"]])
@@ -122,17 +133,21 @@ def test_cards_leave_unknown_dates_out(qtbot, app_window, queries, tmp_path) -> 
     queue = controller.review.queue
     undated_lines = queue.data(queue.index(0), LINES_ROLE)
     assert undated_lines == ["needs review"]  # no "date unknown"
-    assert queue.data(queue.index(1), LINES_ROLE)[0] == "2024-08-02 14:05"
+    dated_lines = queue.data(queue.index(1), LINES_ROLE)
+    assert isinstance(dated_lines, list) and dated_lines[0] == "2024-08-02 14:05"
     candidates = controller.review.candidates
     controller.review.show_row(0)
     for row in range(candidates.rowCount()):
         lines = candidates.data(candidates.index(row), LINES_ROLE)
+        assert isinstance(lines, list)
         assert not any("unknown" in line for line in lines), lines
         assert lines[0].endswith(("1 photo", "2 photos", "3 photos"))
     assert "unknown" not in window.compare_view.panes.query_title.text()
 
 
-def test_the_import_panel_moves_with_the_imports_progress(qtbot, app_window, tmp_path) -> None:
+def test_the_import_panel_moves_with_the_imports_progress(
+    qtbot: QtBot, app_window: AppWindow, tmp_path: Path
+) -> None:
     window, controller = app_window
     folder = tmp_path / "catalogue"
     rows = [(f"n{i:02}.jpg", f"w_batch{i % 5}") for i in range(30)]  # more than one batch of 24
@@ -168,7 +183,9 @@ def wide_fluke(path: Path, seed: int, noise: int) -> Path:
 
 
 @pytest.mark.parametrize(("width", "height"), [(1280, 720), (1024, 700)])
-def test_wide_flukes_fill_their_panes(qtbot, tmp_path, tiny_model, width, height) -> None:
+def test_wide_flukes_fill_their_panes(
+    qtbot: QtBot, tmp_path: Path, tiny_model: Path, width: int, height: int
+) -> None:
     folder = tmp_path / "wide-gallery"
     with Gallery.open(folder, Embedder(tiny_model, device="cpu")) as gallery:
         gallery.enroll([wide_fluke(tmp_path / "w1.jpg", 1, 1)], whale_id="w_wide")
@@ -193,7 +210,9 @@ def test_wide_flukes_fill_their_panes(qtbot, tmp_path, tiny_model, width, height
     controller.shutdown()
 
 
-def test_an_empty_gallery_says_it_is_importing_not_empty(qtbot, tmp_path, tiny_model) -> None:
+def test_an_empty_gallery_says_it_is_importing_not_empty(
+    qtbot: QtBot, tmp_path: Path, tiny_model: Path
+) -> None:
     window, controller = make_window(qtbot, tmp_path)
     (tmp_path / "empty").mkdir()
     with qtbot.waitSignal(controller.gallery_changed, timeout=20000):

@@ -6,6 +6,7 @@ from datetime import datetime
 from pathlib import Path
 
 from PySide6.QtGui import QFont, QFontMetrics
+from PySide6.QtWidgets import QApplication
 
 from whalegui.core import errors
 from whalegui.core.gallery import ImportReport
@@ -71,7 +72,7 @@ def test_import_summary() -> None:
     assert "importing again resumes" in cancelled.text
 
 
-def test_a_long_queue_status_wraps_instead_of_being_cut(qapp) -> None:
+def test_a_long_queue_status_wraps_instead_of_being_cut(qapp: QApplication) -> None:
     entry = QueueEntry(Path("q.jpg"), Status.MATCHED, reason="already in the gallery", whale_id="w_2e609ba")
     text = entry.status_text()
     assert text == "matched: w_2e609ba, already in the gallery"

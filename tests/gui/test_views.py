@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import csv
 import sys
+from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QImage
+from pytestqt.qtbot import QtBot
 
-from tests.gui.conftest import make_window, wait_status, whale_photo
+from tests.gui.conftest import AppWindow, make_window, wait_status, whale_photo
 from whalegui.gui import qtfix
 from whalegui.gui.resources import icon, stylesheet
 from whalegui.gui.review_model import Status
 from whalegui.gui.settings import Settings
 
 
-def test_missing_model_is_a_message_in_the_window(qtbot, tmp_path) -> None:
+def test_missing_model_is_a_message_in_the_window(qtbot: QtBot, tmp_path: Path) -> None:
     window, controller = make_window(qtbot, tmp_path)
     with qtbot.waitSignal(controller.loading_failed, timeout=10000):
         controller.start(tmp_path / "nowhere" / "model.onnx", tmp_path / "gallery", device="cpu")
@@ -30,7 +32,7 @@ def test_missing_model_is_a_message_in_the_window(qtbot, tmp_path) -> None:
 
 
 def test_window_appears_before_the_model_loads_and_empty_gallery_says_how_to_start(
-    qtbot, tmp_path, tiny_model
+    qtbot: QtBot, tmp_path: Path, tiny_model: Path
 ) -> None:
     window, controller = make_window(qtbot, tmp_path)
     (tmp_path / "empty-gallery").mkdir()  # an empty folder becomes a gallery without asking
@@ -54,7 +56,9 @@ def test_window_appears_before_the_model_loads_and_empty_gallery_says_how_to_sta
     controller.shutdown()
 
 
-def test_compare_view_zoom_pan_and_orientation_are_synchronised(qtbot, app_window, tmp_path) -> None:
+def test_compare_view_zoom_pan_and_orientation_are_synchronised(
+    qtbot: QtBot, app_window: AppWindow, tmp_path: Path
+) -> None:
     window, controller = app_window
     query = whale_photo(tmp_path / "wide.jpg", sum(map(ord, "w_alpha")), 77)
     controller.add_paths([query])
@@ -87,15 +91,15 @@ def test_compare_view_zoom_pan_and_orientation_are_synchronised(qtbot, app_windo
     assert view.rotation == 0 and not view.flip_h and view.zoom == 1.0
 
 
-def test_gallery_browser_search_rename_merge_delete(qtbot, app_window) -> None:
+def test_gallery_browser_search_rename_merge_delete(qtbot: QtBot, app_window: AppWindow) -> None:
     window, controller = app_window
+    assert controller.gallery is not None and controller.info is not None  # app_window opened the gallery
     browser = window.browser
     window.tabs.setCurrentIndex(1)
     assert browser.whale_model.rowCount() == 3
     browser.search.setText("bet")
-    assert [browser.whale_model.whale(r).whale_id for r in range(browser.whale_model.rowCount())] == [
-        "w_beta"
-    ]
+    shown = [browser.whale_model.whale(r) for r in range(browser.whale_model.rowCount())]
+    assert [w.whale_id if w is not None else None for w in shown] == ["w_beta"]
     browser.search.setText("")
     browser.select_whale("w_alpha")
     qtbot.waitUntil(lambda: browser.photo_model.rowCount() == 3, timeout=5000)
@@ -114,8 +118,11 @@ def test_gallery_browser_search_rename_merge_delete(qtbot, app_window) -> None:
     assert window.gallery_label.text() == "gallery: 1 whale, 3 photos"
 
 
-def test_import_catalogue_with_progress_and_export_csv(qtbot, app_window, tmp_path) -> None:
+def test_import_catalogue_with_progress_and_export_csv(
+    qtbot: QtBot, app_window: AppWindow, tmp_path: Path
+) -> None:
     window, controller = app_window
+    assert controller.info is not None  # app_window opened the gallery
     folder = tmp_path / "kaggle"
     rows = [("n1.jpg", "w_delta"), ("n2.jpg", "w_delta"), ("n3.jpg", "w_eps"), ("bad.jpg", "w_eps")]
     for i, (name, whale) in enumerate(rows[:3]):
@@ -132,7 +139,7 @@ def test_import_catalogue_with_progress_and_export_csv(qtbot, app_window, tmp_pa
     assert progress and progress[-1][0] == progress[-1][1]
     assert controller.info.whale_count == 5
     qtbot.waitUntil(lambda: window.last_message_box is not None, timeout=2000)  # the error is reported
-    assert "bad.jpg" in window.last_message_box.text()
+    assert window.last_message_box is not None and "bad.jpg" in window.last_message_box.text()
 
     out = tmp_path / "export.csv"
     with qtbot.waitSignal(controller.status_messaged, timeout=5000) as written:
@@ -142,7 +149,7 @@ def test_import_catalogue_with_progress_and_export_csv(qtbot, app_window, tmp_pa
     assert len(exported) == 9 and {r["Id"] for r in exported} >= {"w_delta", "w_eps", "w_alpha"}
 
 
-def test_worker_errors_become_dialogs_not_tracebacks(qtbot, app_window) -> None:
+def test_worker_errors_become_dialogs_not_tracebacks(qtbot: QtBot, app_window: AppWindow) -> None:
     window, controller = app_window
     with qtbot.waitSignal(controller.error_raised, timeout=5000) as raised:
         controller.editor.rename_whale("w_nobody", name="x")
@@ -150,7 +157,7 @@ def test_worker_errors_become_dialogs_not_tracebacks(qtbot, app_window) -> None:
     assert window.last_message_box is not None and window.last_message_box.isVisible()
 
 
-def test_resources_and_settings(tmp_path) -> None:
+def test_resources_and_settings(tmp_path: Path) -> None:
     assert not icon("confirm").isNull()
     with pytest.raises(FileNotFoundError):
         icon("no-such-icon")
@@ -180,7 +187,7 @@ def test_signal_emit_does_not_leak_true() -> None:
     assert sys.getrefcount(True) >= before - 5
 
 
-def test_paste_files_and_an_image(qtbot, app_window, queries) -> None:
+def test_paste_files_and_an_image(qtbot: QtBot, app_window: AppWindow, queries: dict[str, Path]) -> None:
     from PySide6.QtCore import QMimeData, QUrl
     from PySide6.QtGui import QColor, QGuiApplication
 
