@@ -14,22 +14,26 @@ import tempfile
 import time
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from bench.common import Result, Timing, time_many
 from bench.galleries import app_model, build_gallery, write_fluke_photo
 
+if TYPE_CHECKING:
+    from whalegui.core.gallery import Gallery
+
 BAR_MS = 150.0
 GALLERY_PHOTOS = 10_000
 
 
-def _identify_timings(g: object, queries: list[Path], rounds: int) -> Timing:
+def _identify_timings(g: Gallery, queries: list[Path], rounds: int) -> Timing:
     samples = []
     for _ in range(rounds):
         for q in queries:
             t0 = time.perf_counter()
-            ident = g.identify(q, top=5)  # type: ignore[attr-defined]
+            ident = g.identify(q, top=5)
             samples.append(time.perf_counter() - t0)
             assert ident.candidates, "identify returned no candidates"
     return Timing(samples)
@@ -38,7 +42,7 @@ def _identify_timings(g: object, queries: list[Path], rounds: int) -> Timing:
 def run(quick: bool, cuda: bool = False) -> list[Result]:
     from whalegui.core.embedder import Embedder
     from whalegui.core.gallery import Gallery
-    from whalegui.core.images import load_photo
+    from whalegui.core.images import load_photo, model_decode_size
 
     n_queries, rounds = (8, 2) if quick else (30, 3)
     with tempfile.TemporaryDirectory(prefix="bench-identify-") as tmp_s:
@@ -60,8 +64,8 @@ def run(quick: bool, cuda: bool = False) -> list[Result]:
                 g.identify(queries[0], top=5)  # warm: index loaded, session warmed
                 t = _identify_timings(g, queries, rounds)
                 # Per-stage split, same photos.
-                size = g._model_size()
                 prep = embedder.card.preprocessing
+                size = model_decode_size(prep)  # what the gallery decodes queries at
                 q0 = queries[len(queries) // 2]
                 decode = time_many(partial(load_photo, q0, min_size=size), 10)
                 image = load_photo(q0, min_size=size).image

@@ -81,7 +81,7 @@ def make_detector(folder: str | Path, box: list[float], tips: list[float], prese
     """A detector that answers ``box``/``tips`` (fractions of the frame) with ``presence`` for any frame;
     ``folder/NAME.onnx`` with its card beside it."""
 
-    def const(key: str, values: list[float]) -> Any:
+    def const(key: str, values: list[float]) -> onnx.NodeProto:
         return helper.make_node("Constant", [], [key], value=helper.make_tensor(
             key + "_v", TensorProto.FLOAT, [1, len(values)], values))
 

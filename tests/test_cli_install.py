@@ -25,8 +25,10 @@ def _has_wheel(version: str, sys_platform: str, python: str) -> bool:
 
 
 def _requirements(sys_platform: str, machine: str, python: str) -> list[Requirement]:
-    env = dict(default_environment(), sys_platform=sys_platform, platform_machine=machine,
-               python_version=python, python_full_version=f"{python}.0")
+    # Every marker variable is a str; str() tells mypy so (the Environment TypedDict's items() are objects).
+    env = {key: str(value) for key, value in default_environment().items()}
+    env.update(sys_platform=sys_platform, platform_machine=machine, python_version=python,
+               python_full_version=f"{python}.0")
     deps = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["dependencies"]
     return [r for r in map(Requirement, deps) if r.marker is None or r.marker.evaluate(env)]
 

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 
@@ -85,6 +86,16 @@ def test_the_module_entry_point_refuses_a_mistyped_command(tmp_path: Path) -> No
     assert proc.returncode == 0 and proc.stdout.strip() == f"whalegui {entry.version()}"
 
 
+def _recording_into(opened: list[list[str]]) -> Callable[[list[str]], int]:
+    """A stand-in for the app's ``main``: it records the arguments it was opened with and succeeds."""
+
+    def main(args: list[str]) -> int:
+        opened.append(list(args))
+        return 0
+
+    return main
+
+
 @pytest.mark.parametrize("argv", [[], ["--demo"], ["--gallery", "G"], ["--model", "M.onnx"], ["--cpu"],
                                   ["--gallery", "G", "--cpu", "photo.jpg"], ["--top", "3"]])
 def test_app_command_lines_still_open_the_app(argv: list[str], monkeypatch: pytest.MonkeyPatch,
@@ -92,7 +103,7 @@ def test_app_command_lines_still_open_the_app(argv: list[str], monkeypatch: pyte
     from whalegui.gui import app
 
     opened: list[list[str]] = []
-    monkeypatch.setattr(app, "main", lambda args: opened.append(list(args)) or 0)
+    monkeypatch.setattr(app, "main", _recording_into(opened))
     monkeypatch.chdir(tmp_path)
     assert entry.main(argv) == 0
     assert opened == [argv]  # handed on unchanged
@@ -113,7 +124,7 @@ def test_a_photo_named_like_a_word_still_opens_the_app(monkeypatch: pytest.Monke
 
     (tmp_path / "survey").mkdir()  # an existing folder without a suffix is a folder to queue
     opened: list[list[str]] = []
-    monkeypatch.setattr(app, "main", lambda args: opened.append(list(args)) or 0)
+    monkeypatch.setattr(app, "main", _recording_into(opened))
     monkeypatch.chdir(tmp_path)
     assert entry.main(["survey"]) == 0 and opened == [["survey"]]
 

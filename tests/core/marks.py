@@ -35,7 +35,8 @@ def similar(image: Image.Image, angle: float, scale: float, *, border: int = 80,
 
     w, h = image.size
     W, H = round(w * scale) + border, round(h * scale) + border
-    m = cv2.getRotationMatrix2D((w / 2, h / 2), angle, scale)
+    # cv2's stubs type the matrix as any-dtype MatLike; it is float64 (asarray makes no copy)
+    m = np.asarray(cv2.getRotationMatrix2D((w / 2, h / 2), angle, scale), dtype=np.float64)
     m[:, 2] += [W / 2 - w / 2, H / 2 - h / 2]
     out = cv2.warpAffine(np.asarray(image), m, (W, H), flags=cv2.INTER_LINEAR, borderValue=fill)
     return Image.fromarray(out), m

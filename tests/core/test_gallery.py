@@ -8,7 +8,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +31,7 @@ from whalegui.core.errors import (
 )
 from whalegui.core.gallery import INDEX_NAME, Gallery, Identification, reembed, validate_whale_id
 from whalegui.core.index import PhotoIndex
+from whalegui.core.records import PhotoRecord
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -51,7 +52,7 @@ def shots(folder: Path, whale: int, n: int, start: int = 0) -> list[Path]:
 
 
 @pytest.fixture
-def gallery(tmp_path: Path, embedder: Embedder, photos: Path) -> Gallery:
+def gallery(tmp_path: Path, embedder: Embedder, photos: Path) -> Iterator[Gallery]:
     g = Gallery.open(tmp_path / "gallery", embedder)
     for w in range(4):
         g.enroll(shots(photos, w, 3), whale_id=f"whale{w}", name=f"Whale {w}")
@@ -59,7 +60,7 @@ def gallery(tmp_path: Path, embedder: Embedder, photos: Path) -> Gallery:
     g.close()
 
 
-def ranking(ident) -> list[tuple[str, float]]:
+def ranking(ident: Identification) -> list[tuple[str, float]]:
     return [(c.whale_id, round(c.distance, 5)) for c in ident.candidates]
 
 
@@ -161,7 +162,8 @@ def test_duplicates_are_reported_not_added(gallery: Gallery, photos: Path) -> No
     copy.write_bytes(existing.read_bytes())
     with pytest.raises(DuplicatePhotoError) as info:
         gallery.add_photos("whale3", [copy])
-    assert info.value.existing.whale_id == "whale1"
+    existing_record = info.value.existing
+    assert isinstance(existing_record, PhotoRecord) and existing_record.whale_id == "whale1"
     with pytest.raises(DuplicatePhotoError):
         gallery.enroll([pattern_photo(photos / "new.jpg", 9), copy])
     assert gallery.photo_count() == 12 and gallery.whale_count() == 4  # all or nothing

@@ -24,6 +24,7 @@ from tests.models import make_tiny_model
 from whalegui.core.embedder import Embedder
 from whalegui.core.errors import DuplicatePhotoError, WhaleExistsError
 from whalegui.core.gallery import Gallery
+from whalegui.core.records import PhotoRecord
 
 POOL = 24  # distinct photos available; each is in the gallery at most once at a time
 _shared: dict[str, object] = {}
@@ -109,7 +110,8 @@ class GalleryMachine(RuleBasedStateMachine):
         with pytest.raises(DuplicatePhotoError) as info:
             self.gallery.add_photos(whale, [photo])
         owner = next(w for w in self.whales if self.sha[photo] in self._photos_of(w))
-        assert info.value.existing.whale_id == owner  # type: ignore[attr-defined]
+        existing = info.value.existing
+        assert isinstance(existing, PhotoRecord) and existing.whale_id == owner
 
     @precondition(lambda self: len(self.whales) >= 2)
     @rule(data=st.data())

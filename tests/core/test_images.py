@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import ExifTags, Image, TiffImagePlugin
+from PIL import ExifTags, GifImagePlugin, Image, TiffImagePlugin
 
 from whalegui.core.errors import PhotoError
 from whalegui.core.images import (
@@ -255,7 +255,8 @@ def test_one_bit(tmp_path: Path) -> None:
 def test_formats(tmp_path: Path, suffix: str, options: dict[str, object], lossless: bool) -> None:
     original = smooth(64, 40)
     path = tmp_path / f"photo{suffix}"
-    Image.fromarray(original).save(path, **options)
+    # format=None: the suffix gives the format, and it tells mypy that no option stands for it
+    Image.fromarray(original).save(path, format=None, **options)
     out = rgb(path)
     if lossless:
         np.testing.assert_array_equal(out, original)
@@ -277,7 +278,7 @@ def test_animated_gif_first_frame(tmp_path: Path) -> None:
     path = tmp_path / "anim.gif"
     frames[0].save(path, save_all=True, append_images=frames[1:], duration=100, loop=0)
     with Image.open(path) as im:
-        assert im.n_frames == 3
+        assert isinstance(im, GifImagePlugin.GifImageFile) and im.n_frames == 3
     out = rgb(path)
     assert (out == (255, 0, 0)).all()
 
@@ -535,7 +536,7 @@ def test_unsupported_format_is_refused(tmp_path: Path) -> None:
 ])
 def test_truncated(tmp_path: Path, suffix: str, options: dict[str, object]) -> None:
     full = tmp_path / f"full{suffix}"
-    Image.fromarray(asymmetric(120, 80)).save(full, **options)
+    Image.fromarray(asymmetric(120, 80)).save(full, format=None, **options)  # the suffix gives the format
     data = full.read_bytes()
     path = tmp_path / f"half{suffix}"
     path.write_bytes(data[: len(data) // 2])
@@ -600,7 +601,8 @@ def test_unreadable_file(tmp_path: Path) -> None:
 def test_unicode_and_space_filled_names(tmp_path: Path, name: str) -> None:
     path = tmp_path / name
     path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(smooth(40, 20)).save(path, **({"lossless": True} if name.endswith(".webp") else {}))
+    options = {"lossless": True} if name.endswith(".webp") else {}
+    Image.fromarray(smooth(40, 20)).save(path, format=None, **options)  # the suffix gives the format
     photo = load_photo(path)
     assert photo.path == path and photo.image.size == (40, 20)
     assert find_photos([tmp_path]) and path in find_photos([tmp_path])

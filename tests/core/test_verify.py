@@ -9,7 +9,7 @@ from PIL import Image
 
 from tests.core.marks import marks, similar
 from whalegui.core.verify import (
-    MIN_INLIERS,
+    INLIER_FLOOR,
     LocalFeatures,
     extract_features,
     fused_distance,
@@ -43,7 +43,7 @@ def test_a_rotated_scaled_copy_verifies_and_its_pairs_follow_the_transform() -> 
 
 def test_a_different_fluke_does_not_verify() -> None:
     a, b = extract_features(marks(3)), extract_features(marks(4))
-    assert verify(a, b).inliers < MIN_INLIERS + 4
+    assert verify(a, b).inliers < INLIER_FLOOR + 4
 
 
 def test_features_inside_a_box_are_in_photo_coordinates() -> None:
@@ -68,6 +68,6 @@ def test_a_box_too_small_or_blank_gives_no_features() -> None:
 
 def test_fused_distance_rewards_inliers_only_beyond_chance() -> None:
     assert fused_distance(0.5, 0, 0.1) == 0.5
-    assert fused_distance(0.5, MIN_INLIERS - 1, 0.1) == 0.5
+    assert fused_distance(0.5, INLIER_FLOOR, 0.1) == 0.5
     assert fused_distance(0.5, 30, 0.1) < fused_distance(0.5, 10, 0.1) < 0.5
     assert fused_distance(0.5, 30, 0.0) == 0.5

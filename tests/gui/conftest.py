@@ -9,13 +9,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from pytestqt.qtbot import QtBot
 
 from tests.models import make_tiny_model
 from whalegui.core.embedder import Embedder
 from whalegui.core.gallery import Gallery
-from whalegui.gui.controller import Controller, Status
+from whalegui.gui.controller import Controller
 from whalegui.gui.main_window import MainWindow
+from whalegui.gui.review_model import Status
 from whalegui.gui.settings import Settings
+
+# What the app_window fixture yields: the shown main window and its controller.
+AppWindow = tuple[MainWindow, Controller]
 
 WHALES = {"w_alpha": 3, "w_beta": 2, "w_gamma": 1}  # whale id -> photos in the gallery
 
@@ -75,24 +80,31 @@ def queries(tmp_path: Path) -> dict[str, Path]:
     }
 
 
-@pytest.fixture
-def app_window(
-    qtbot, tmp_path: Path, tiny_model: Path, gallery_dir: Path
-) -> Iterator[tuple[MainWindow, Controller]]:
-    """The real main window on the real gallery, loaded (model + gallery) and shown."""
-    settings = Settings.load(tmp_path / "settings.ini")
-    controller = Controller(settings)
+def make_window(qtbot: QtBot, tmp_path: Path) -> AppWindow:
+    """A shown main window on a fresh controller (nothing loaded yet)."""
+    controller = Controller(Settings.load(tmp_path / "settings.ini"))
     window = MainWindow(controller)
     qtbot.addWidget(window)
-    window.resize(1366, 768)
     window.show()
-    with qtbot.waitSignal(controller.model_loaded, timeout=20000):
+    return window, controller
+
+
+@pytest.fixture
+def app_window(
+    qtbot: QtBot, tmp_path: Path, tiny_model: Path, gallery_dir: Path
+) -> Iterator[AppWindow]:
+    """The real main window on the real gallery, loaded (model + gallery) and shown."""
+    window, controller = make_window(qtbot, tmp_path)
+    window.resize(1366, 768)
+    with qtbot.waitSignal(controller.gallery_changed, timeout=20000):  # the model is loaded, the gallery open
         controller.start(tiny_model, gallery_dir, device="cpu")
     yield window, controller
     controller.shutdown()
 
 
-def wait_status(qtbot, controller: Controller, row: int, *statuses: Status, timeout: int = 15000) -> None:
+def wait_status(
+    qtbot: QtBot, controller: Controller, row: int, *statuses: Status, timeout: int = 15000
+) -> None:
     qtbot.waitUntil(
         lambda: len(controller.entries) > row and controller.entries[row].status in statuses, timeout=timeout
     )

@@ -8,13 +8,15 @@ from pathlib import Path
 
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QTimer, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import QApplication, QDialogButtonBox
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication, QDialogButtonBox, QWidget
+from pytestqt.qtbot import QtBot
 
-from tests.gui.conftest import wait_status, whale_photo
-from whalegui.gui.controller import Status
+from tests.gui.conftest import AppWindow, wait_status, whale_photo
+from whalegui.gui.review_model import Status
 
 
-def drop(window, paths: list[Path]) -> None:
+def drop(window: QWidget, paths: list[Path]) -> None:
     """Drop files on the window the way a file manager does."""
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
@@ -25,7 +27,7 @@ def drop(window, paths: list[Path]) -> None:
     QApplication.sendEvent(window, _drag_event(QDropEvent, centre, mime))
 
 
-def _drag_event(kind, centre: QPoint, mime: QMimeData):
+def _drag_event(kind: type[QDropEvent], centre: QPoint, mime: QMimeData) -> QDropEvent:
     """Qt 6.12 takes the position as QPointF (the QPoint form is deprecated); earlier releases take QPoint."""
     args = (Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
     try:
@@ -34,20 +36,24 @@ def _drag_event(kind, centre: QPoint, mime: QMimeData):
         return kind(centre, *args)
 
 
-def key(qtbot, window, k: Qt.Key, modifier: Qt.KeyboardModifier = Qt.KeyboardModifier.NoModifier) -> None:
+def key(window: QWidget, k: Qt.Key, modifier: Qt.KeyboardModifier = Qt.KeyboardModifier.NoModifier) -> None:
     window.activateWindow()
-    qtbot.keyClick(window, k, modifier)
+    QTest.keyClick(window, k, modifier)
 
 
-def test_drop_identify_confirm_adds_photo_to_whale(qtbot, app_window, queries) -> None:
+def test_drop_identify_confirm_adds_photo_to_whale(
+    qtbot: QtBot, app_window: AppWindow, queries: dict[str, Path]
+) -> None:
     window, controller = app_window
+    assert controller.gallery is not None and controller.info is not None  # app_window opened the gallery
     drop(window, [queries["alpha"]])
     wait_status(qtbot, controller, 0, Status.REVIEW)
     entry = controller.entries[0]
     assert entry.taken_at is not None and entry.taken_at.year == 2024  # the EXIF date, shown in the queue
-    assert controller.current_row == 0
-    assert controller.candidate_index == 0  # the top candidate is preselected
-    assert controller.current_candidate().whale_id == "w_alpha"
+    assert controller.review.current_row == 0
+    assert controller.review.candidate_index == 0  # the top candidate is preselected
+    candidate = controller.review.current_candidate()
+    assert candidate is not None and candidate.whale_id == "w_alpha"
     assert not entry.likely_new
     assert window.compare_view.verdict.text().startswith("Best match w_alpha")
     qtbot.waitUntil(
@@ -56,7 +62,7 @@ def test_drop_identify_confirm_adds_photo_to_whale(qtbot, app_window, queries) -
     )
     assert window.compare_view.query_pane.image_size() == (128, 64)  # full resolution
 
-    key(qtbot, window, Qt.Key.Key_Return)
+    key(window, Qt.Key.Key_Return)
     wait_status(qtbot, controller, 0, Status.MATCHED)
     assert entry.whale_id == "w_alpha"
     names = [p.original_name for p in controller.gallery.photos("w_alpha")]
@@ -68,18 +74,20 @@ def test_drop_identify_confirm_adds_photo_to_whale(qtbot, app_window, queries) -
     assert again.candidates[0].distance < 1e-4
 
 
-def test_new_whale_through_the_dialog(qtbot, app_window, queries) -> None:
+def test_new_whale_through_the_dialog(qtbot: QtBot, app_window: AppWindow, queries: dict[str, Path]) -> None:
     window, controller = app_window
+    assert controller.gallery is not None and controller.info is not None  # app_window opened the gallery
     drop(window, [queries["unknown"]])
     wait_status(qtbot, controller, 0, Status.REVIEW)
     assert controller.entries[0].likely_new
     assert "NEW whale" in window.compare_view.verdict.text()
 
-    key(qtbot, window, Qt.Key.Key_N)
+    key(window, Qt.Key.Key_N)
     qtbot.waitUntil(
         lambda: window.enroll_dialog is not None and window.enroll_dialog.isVisible(), timeout=3000
     )
     dialog = window.enroll_dialog
+    assert dialog is not None
     suggested = dialog.id_edit.text()
     assert suggested.startswith("w_") and not controller.whale_id_taken(suggested)
     assert dialog.date_known.isChecked()
@@ -89,7 +97,7 @@ def test_new_whale_through_the_dialog(qtbot, app_window, queries) -> None:
     dialog.id_edit.setText("w_stranger")
     dialog.name_edit.setText("Stranger")
     dialog.notes_edit.setPlainText("notched left tip")
-    qtbot.mouseClick(dialog.buttons.button(QDialogButtonBox.StandardButton.Ok), Qt.MouseButton.LeftButton)
+    QTest.mouseClick(dialog.buttons.button(QDialogButtonBox.StandardButton.Ok), Qt.MouseButton.LeftButton)
 
     wait_status(qtbot, controller, 0, Status.NEW)
     whale = controller.gallery.whale("w_stranger")
@@ -98,80 +106,81 @@ def test_new_whale_through_the_dialog(qtbot, app_window, queries) -> None:
     assert controller.gallery.identify(queries["unknown"]).candidates[0].whale_id == "w_stranger"
 
 
-def test_keyboard_shortcuts(qtbot, app_window, queries) -> None:
+def test_keyboard_shortcuts(qtbot: QtBot, app_window: AppWindow, queries: dict[str, Path]) -> None:
     window, controller = app_window
     drop(window, [queries["alpha"], queries["beta"]])
     wait_status(qtbot, controller, 1, Status.REVIEW)
     wait_status(qtbot, controller, 0, Status.REVIEW)
-    assert controller.current_row == 0
-    assert controller.candidates()[0].whale_id == "w_alpha"
-    assert len(controller.candidates()) == 3  # every whale of the gallery (top 5 > 3)
+    assert controller.review.current_row == 0
+    assert controller.review.candidates.candidates[0].whale_id == "w_alpha"
+    assert len(controller.review.candidates.candidates) == 3  # every whale of the gallery (top 5 > 3)
 
-    qtbot.waitUntil(lambda: len(controller.candidate_photos) == 3, timeout=5000)  # alpha's 3 photos
-    key(qtbot, window, Qt.Key.Key_Down)
-    assert controller.candidate_photo_index == 1
-    key(qtbot, window, Qt.Key.Key_Up)
-    key(qtbot, window, Qt.Key.Key_Up)
-    assert controller.candidate_photo_index == 2  # wraps around
-    key(qtbot, window, Qt.Key.Key_Right)
-    assert controller.candidate_index == 1
+    qtbot.waitUntil(lambda: len(controller.review.candidate_photos) == 3, timeout=5000)  # alpha's 3 photos
+    key(window, Qt.Key.Key_Down)
+    assert controller.review.candidate_photo_index == 1
+    key(window, Qt.Key.Key_Up)
+    key(window, Qt.Key.Key_Up)
+    assert controller.review.candidate_photo_index == 2  # wraps around
+    key(window, Qt.Key.Key_Right)
+    assert controller.review.candidate_index == 1
     assert window.compare_view.strip.currentIndex().row() == 1
-    key(qtbot, window, Qt.Key.Key_Left)
-    key(qtbot, window, Qt.Key.Key_Left)
-    assert controller.candidate_index == 0  # stops at the first
+    key(window, Qt.Key.Key_Left)
+    key(window, Qt.Key.Key_Left)
+    assert controller.review.candidate_index == 0  # stops at the first
 
     zoom = window.compare_view.zoom
-    key(qtbot, window, Qt.Key.Key_Plus)
+    key(window, Qt.Key.Key_Plus)
     assert window.compare_view.zoom > zoom
-    key(qtbot, window, Qt.Key.Key_0)
+    key(window, Qt.Key.Key_0)
     assert window.compare_view.zoom == 1.0
 
-    key(qtbot, window, Qt.Key.Key_S)  # skip: to the next photo needing review
-    assert controller.current_row == 1
+    key(window, Qt.Key.Key_S)  # skip: to the next photo needing review
+    assert controller.review.current_row == 1
     assert controller.entries[0].status is Status.REVIEW
 
     window.tabs.setCurrentIndex(1)  # in the gallery browser the review keys are off (typing is safe)
-    key(qtbot, window, Qt.Key.Key_S)
-    assert controller.current_row == 1
+    key(window, Qt.Key.Key_S)
+    assert controller.review.current_row == 1
     window.tabs.setCurrentIndex(0)
 
 
-def test_undo_confirm_and_enroll(qtbot, app_window, queries) -> None:
+def test_undo_confirm_and_enroll(qtbot: QtBot, app_window: AppWindow, queries: dict[str, Path]) -> None:
     window, controller = app_window
+    assert controller.gallery is not None and controller.info is not None  # app_window opened the gallery
     drop(window, [queries["alpha"], queries["unknown"]])
     wait_status(qtbot, controller, 1, Status.REVIEW)
     wait_status(qtbot, controller, 0, Status.REVIEW)
     assert not window.undo_action.isEnabled()
 
-    controller.set_current_row(0)
-    key(qtbot, window, Qt.Key.Key_Return)
+    controller.review.show_row(0)
+    key(window, Qt.Key.Key_Return)
     wait_status(qtbot, controller, 0, Status.MATCHED)
     assert controller.info.photo_count == 7
-    assert controller.current_row == 1  # moved on to the next photo to review
+    assert controller.review.current_row == 1  # moved on to the next photo to review
 
     controller.enroll_current("w_new", "New")
     wait_status(qtbot, controller, 1, Status.NEW)
     assert controller.info.whale_count == 4
     assert window.undo_action.isEnabled()
 
-    key(qtbot, window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # undo the enroll
+    key(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # undo the enroll
     wait_status(qtbot, controller, 1, Status.REVIEW)
-    qtbot.waitUntil(lambda: controller.info.whale_count == 3, timeout=5000)
+    qtbot.waitUntil(lambda: controller.info is not None and controller.info.whale_count == 3, timeout=5000)
     assert not controller.gallery.has_whale("w_new")
 
-    key(qtbot, window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # undo the confirm
+    key(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # undo the confirm
     wait_status(qtbot, controller, 0, Status.REVIEW)
-    qtbot.waitUntil(lambda: controller.info.photo_count == 6, timeout=5000)
+    qtbot.waitUntil(lambda: controller.info is not None and controller.info.photo_count == 6, timeout=5000)
     assert "alpha_new.jpg" not in [p.original_name for p in controller.gallery.photos("w_alpha")]
-    assert controller.current_row == 0
+    assert controller.review.current_row == 0
     assert not window.undo_action.isEnabled()
 
-    key(qtbot, window, Qt.Key.Key_Return)  # and it can be confirmed again
+    key(window, Qt.Key.Key_Return)  # and it can be confirmed again
     wait_status(qtbot, controller, 0, Status.MATCHED)
     assert controller.info.photo_count == 7
 
 
-def test_bad_file_in_a_dropped_folder_is_marked(qtbot, app_window, tmp_path) -> None:
+def test_bad_file_in_a_dropped_folder_is_marked(qtbot: QtBot, app_window: AppWindow, tmp_path: Path) -> None:
     window, controller = app_window
     folder = tmp_path / "card"
     whale_photo(folder / "a.jpg", 11, 1)
@@ -189,11 +198,12 @@ def test_bad_file_in_a_dropped_folder_is_marked(qtbot, app_window, tmp_path) -> 
     assert by_name["a.jpg"].status is Status.REVIEW and by_name["b.jpg"].status is Status.REVIEW
     row = names.index("broken.jpg")
     text = window.queue_view.model.data(window.queue_view.model.index(row), Qt.ItemDataRole.ToolTipRole)
+    assert isinstance(text, str)
     assert "error" in text and by_name["broken.jpg"].reason in text
     assert window.last_message_box is None  # a bad photo is marked in the queue, not a dialog
 
 
-def test_window_stays_responsive_during_a_batch(qtbot, app_window, tmp_path) -> None:
+def test_window_stays_responsive_during_a_batch(qtbot: QtBot, app_window: AppWindow, tmp_path: Path) -> None:
     window, controller = app_window
     photos = [whale_photo(tmp_path / "batch" / f"p{i:02}.jpg", 100 + i, i) for i in range(40)]
     ticks: list[float] = []
@@ -220,12 +230,12 @@ def test_window_stays_responsive_during_a_batch(qtbot, app_window, tmp_path) -> 
     assert not window.queue_view.progress.isVisible()
 
 
-def test_cancel_a_batch(qtbot, app_window, tmp_path) -> None:
+def test_cancel_a_batch(qtbot: QtBot, app_window: AppWindow, tmp_path: Path) -> None:
     window, controller = app_window
     photos = [whale_photo(tmp_path / "batch" / f"p{i:02}.jpg", 200 + i, i) for i in range(30)]
     with qtbot.waitSignal(controller.batch_finished, timeout=30000) as finished:
         controller.add_paths(photos)
-        qtbot.mouseClick(window.queue_view.cancel_button, Qt.MouseButton.LeftButton)
+        QTest.mouseClick(window.queue_view.cancel_button, Qt.MouseButton.LeftButton)
     assert finished.args == [True]
     counts = controller.status_counts()
     assert counts[Status.WAITING] > 0  # the rest wait
@@ -233,3 +243,27 @@ def test_cancel_a_batch(qtbot, app_window, tmp_path) -> None:
     with qtbot.waitSignal(controller.batch_finished, timeout=30000):
         controller.identify_waiting()  # and can be identified later
     assert controller.status_counts()[Status.REVIEW] == 30
+
+
+def test_redo_writes_an_undone_decision_again(
+    qtbot: QtBot, app_window: AppWindow, queries: dict[str, Path]
+) -> None:
+    window, controller = app_window
+    assert controller.gallery is not None and controller.info is not None  # app_window opened the gallery
+    drop(window, [queries["alpha"]])
+    wait_status(qtbot, controller, 0, Status.REVIEW)
+    key(window, Qt.Key.Key_Return)
+    wait_status(qtbot, controller, 0, Status.MATCHED)
+    assert controller.undo_stack.undoText() == "alpha_new.jpg as whale w_alpha"
+    assert window.undo_action.toolTip() == "Undo alpha_new.jpg as whale w_alpha"
+    key(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    wait_status(qtbot, controller, 0, Status.REVIEW)
+    qtbot.waitUntil(lambda: controller.info is not None and controller.info.photo_count == 6, timeout=5000)
+    assert window.redo_action.isEnabled()
+    key(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    wait_status(qtbot, controller, 0, Status.MATCHED)
+    qtbot.waitUntil(lambda: controller.info is not None and controller.info.photo_count == 7, timeout=5000)
+    assert "alpha_new.jpg" in [p.original_name for p in controller.gallery.photos("w_alpha")]
+    key(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # and undone again: the new ids
+    qtbot.waitUntil(lambda: controller.info is not None and controller.info.photo_count == 6, timeout=5000)
+    wait_status(qtbot, controller, 0, Status.REVIEW)

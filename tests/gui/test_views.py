@@ -9,30 +9,22 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QImage
+from pytestqt.qtbot import QtBot
 
-from tests.gui.conftest import wait_status, whale_photo
+from tests.gui.conftest import AppWindow, make_window, wait_status, whale_photo
 from whalegui.gui import qtfix
-from whalegui.gui.controller import Controller, Status
-from whalegui.gui.main_window import MainWindow
 from whalegui.gui.resources import icon, stylesheet
+from whalegui.gui.review_model import Status
 from whalegui.gui.settings import Settings
 
 
-def make_window(qtbot, tmp_path: Path) -> tuple[MainWindow, Controller]:
-    controller = Controller(Settings.load(tmp_path / "settings.ini"))
-    window = MainWindow(controller)
-    qtbot.addWidget(window)
-    window.show()
-    return window, controller
-
-
-def test_missing_model_is_a_message_in_the_window(qtbot, tmp_path) -> None:
+def test_missing_model_is_a_message_in_the_window(qtbot: QtBot, tmp_path: Path) -> None:
     window, controller = make_window(qtbot, tmp_path)
     with qtbot.waitSignal(controller.loading_failed, timeout=10000):
         controller.start(tmp_path / "nowhere" / "model.onnx", tmp_path / "gallery", device="cpu")
     assert window.review_stack.currentWidget() is window.message_page
-    assert window.message_title.text() == "No identification model"
-    assert "--model" in window.message_text.text() and "nowhere" in window.message_text.text()
+    assert window.message_page.title.text() == "No identification model"
+    assert "--model" in window.message_page.text.text() and "nowhere" in window.message_page.text.text()
     assert window.model_label.text() == "model: not loaded"
     controller.add_paths([whale_photo(tmp_path / "q.jpg", 1, 1)])  # queuing still works, nothing crashes
     assert controller.entries[0].status is Status.WAITING
@@ -40,9 +32,10 @@ def test_missing_model_is_a_message_in_the_window(qtbot, tmp_path) -> None:
 
 
 def test_window_appears_before_the_model_loads_and_empty_gallery_says_how_to_start(
-    qtbot, tmp_path, tiny_model
+    qtbot: QtBot, tmp_path: Path, tiny_model: Path
 ) -> None:
     window, controller = make_window(qtbot, tmp_path)
+    (tmp_path / "empty-gallery").mkdir()  # an empty folder becomes a gallery without asking
     controller.start(tiny_model, tmp_path / "empty-gallery", device="cpu")
     assert not controller.ready  # start() returned at once: loading runs in a worker
     assert window.review_stack.currentWidget() is window.message_page
@@ -55,15 +48,17 @@ def test_window_appears_before_the_model_loads_and_empty_gallery_says_how_to_sta
     controller.add_paths([whale_photo(tmp_path / "first.jpg", 5, 1)])
     wait_status(qtbot, controller, 0, Status.REVIEW)
     assert window.review_stack.currentWidget() is window.compare_view
-    assert controller.entries[0].likely_new and controller.candidates() == []
+    assert controller.entries[0].likely_new and controller.review.candidates.candidates == []
     assert not window.compare_view.confirm_button.isEnabled() and window.compare_view.new_button.isEnabled()
     controller.enroll_current("w_first")
     wait_status(qtbot, controller, 0, Status.NEW)
-    assert window.gallery_label.text() == "gallery: 1 whales, 1 photos"
+    assert window.gallery_label.text() == "gallery: 1 whale, 1 photo"
     controller.shutdown()
 
 
-def test_compare_view_zoom_pan_and_orientation_are_synchronised(qtbot, app_window, tmp_path) -> None:
+def test_compare_view_zoom_pan_and_orientation_are_synchronised(
+    qtbot: QtBot, app_window: AppWindow, tmp_path: Path
+) -> None:
     window, controller = app_window
     query = whale_photo(tmp_path / "wide.jpg", sum(map(ord, "w_alpha")), 77)
     controller.add_paths([query])
@@ -92,39 +87,42 @@ def test_compare_view_zoom_pan_and_orientation_are_synchronised(qtbot, app_windo
     view.actual_size()
     assert q.scale_factor() == pytest.approx(1.0)  # one photo pixel per screen pixel
     controller.skip()  # a new query starts upright and fitted
-    controller.set_current_row(0)
+    controller.review.show_row(0)
     assert view.rotation == 0 and not view.flip_h and view.zoom == 1.0
 
 
-def test_gallery_browser_search_rename_merge_delete(qtbot, app_window) -> None:
+def test_gallery_browser_search_rename_merge_delete(qtbot: QtBot, app_window: AppWindow) -> None:
     window, controller = app_window
+    assert controller.gallery is not None and controller.info is not None  # app_window opened the gallery
     browser = window.browser
     window.tabs.setCurrentIndex(1)
     assert browser.whale_model.rowCount() == 3
     browser.search.setText("bet")
-    assert [browser.whale_model.whale(r).whale_id for r in range(browser.whale_model.rowCount())] == [
-        "w_beta"
-    ]
+    shown = [browser.whale_model.whale(r) for r in range(browser.whale_model.rowCount())]
+    assert [w.whale_id if w is not None else None for w in shown] == ["w_beta"]
     browser.search.setText("")
     browser.select_whale("w_alpha")
     qtbot.waitUntil(lambda: browser.photo_model.rowCount() == 3, timeout=5000)
     assert "3 photos" in browser.whale_title.text()
 
     with qtbot.waitSignal(controller.gallery_changed, timeout=5000):
-        controller.rename_whale("w_alpha", new_id="w_salt", name="Salt", notes="famous")
+        controller.editor.rename_whale("w_alpha", new_id="w_salt", name="Salt", notes="famous")
     assert controller.gallery.whale("w_salt").name == "Salt"
     with qtbot.waitSignal(controller.gallery_changed, timeout=5000):
-        controller.merge_whales("w_gamma", "w_beta")
+        controller.editor.merge_whales("w_gamma", "w_beta")
     assert controller.gallery.whale("w_beta").photo_count == 3
     with qtbot.waitSignal(controller.gallery_changed, timeout=5000):
-        controller.delete_whale("w_beta")
+        controller.editor.delete_whale("w_beta")
     assert [w.whale_id for w in controller.info.whales] == ["w_salt"]
     assert browser.whale_model.rowCount() == 1
-    assert window.gallery_label.text() == "gallery: 1 whales, 3 photos"
+    assert window.gallery_label.text() == "gallery: 1 whale, 3 photos"
 
 
-def test_import_catalogue_with_progress_and_export_csv(qtbot, app_window, tmp_path) -> None:
+def test_import_catalogue_with_progress_and_export_csv(
+    qtbot: QtBot, app_window: AppWindow, tmp_path: Path
+) -> None:
     window, controller = app_window
+    assert controller.info is not None  # app_window opened the gallery
     folder = tmp_path / "kaggle"
     rows = [("n1.jpg", "w_delta"), ("n2.jpg", "w_delta"), ("n3.jpg", "w_eps"), ("bad.jpg", "w_eps")]
     for i, (name, whale) in enumerate(rows[:3]):
@@ -133,32 +131,33 @@ def test_import_catalogue_with_progress_and_export_csv(qtbot, app_window, tmp_pa
     with open(folder / "train.csv", "w", newline="") as f:
         csv.writer(f).writerows([("Image", "Id"), *rows])
     progress: list[tuple[int, int]] = []
-    controller.import_progressed.connect(lambda d, t: progress.append((d, t)))
-    with qtbot.waitSignal(controller.import_finished, timeout=15000) as done:
-        controller.import_catalogue(folder / "train.csv", folder / "train")
+    controller.editor.import_progressed.connect(lambda d, t: progress.append((d, t)))
+    with qtbot.waitSignal(controller.editor.import_finished, timeout=15000) as done:
+        controller.editor.import_catalogue(folder / "train.csv", folder / "train")
     report = done.args[0]
     assert report.imported == 3 and len(report.errors) == 1
     assert progress and progress[-1][0] == progress[-1][1]
     assert controller.info.whale_count == 5
     qtbot.waitUntil(lambda: window.last_message_box is not None, timeout=2000)  # the error is reported
-    assert "bad.jpg" in window.last_message_box.text()
+    assert window.last_message_box is not None and "bad.jpg" in window.last_message_box.text()
 
     out = tmp_path / "export.csv"
-    with qtbot.waitSignal(controller.gallery_changed, timeout=5000):
-        controller.export_csv(out)
+    with qtbot.waitSignal(controller.status_messaged, timeout=5000) as written:
+        controller.editor.export_csv(out)
+    assert written.args == [f"9 rows written to {out}."]
     exported = list(csv.DictReader(out.open()))
     assert len(exported) == 9 and {r["Id"] for r in exported} >= {"w_delta", "w_eps", "w_alpha"}
 
 
-def test_worker_errors_become_dialogs_not_tracebacks(qtbot, app_window) -> None:
+def test_worker_errors_become_dialogs_not_tracebacks(qtbot: QtBot, app_window: AppWindow) -> None:
     window, controller = app_window
     with qtbot.waitSignal(controller.error_raised, timeout=5000) as raised:
-        controller.rename_whale("w_nobody", name="x")
+        controller.editor.rename_whale("w_nobody", name="x")
     assert "w_nobody" in raised.args[1] and "not changed" in raised.args[1]
     assert window.last_message_box is not None and window.last_message_box.isVisible()
 
 
-def test_resources_and_settings(tmp_path) -> None:
+def test_resources_and_settings(tmp_path: Path) -> None:
     assert not icon("confirm").isNull()
     with pytest.raises(FileNotFoundError):
         icon("no-such-icon")
@@ -188,7 +187,7 @@ def test_signal_emit_does_not_leak_true() -> None:
     assert sys.getrefcount(True) >= before - 5
 
 
-def test_paste_files_and_an_image(qtbot, app_window, queries) -> None:
+def test_paste_files_and_an_image(qtbot: QtBot, app_window: AppWindow, queries: dict[str, Path]) -> None:
     from PySide6.QtCore import QMimeData, QUrl
     from PySide6.QtGui import QColor, QGuiApplication
 
@@ -201,8 +200,9 @@ def test_paste_files_and_an_image(qtbot, app_window, queries) -> None:
     image = QImage(200, 80, QImage.Format.Format_RGB32)
     image.fill(QColor("#335577"))
     QGuiApplication.clipboard().setImage(image)
-    window.paste_action.trigger()
-    assert len(controller.entries) == 2 and controller.entries[1].name.startswith("pasted-")
+    window.paste_action.trigger()  # the image is written to a file in a worker, then queued
+    qtbot.waitUntil(lambda: len(controller.entries) == 2, timeout=5000)
+    assert controller.entries[1].name.startswith("pasted-") and controller.entries[1].path.stat().st_size
     wait_status(qtbot, controller, 1, Status.REVIEW)
     wait_status(qtbot, controller, 0, Status.REVIEW)
-    assert controller.current_candidate() is not None
+    assert controller.review.current_candidate() is not None

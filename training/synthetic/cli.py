@@ -1,4 +1,5 @@
-"""``whale-train synth``: write a synthetic fluke data set in the Kaggle format."""
+"""``whale-train synth``: write a synthetic fluke data set in the Kaggle format (``--scenes``: wide camera
+frames, with ``boxes.csv``)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from training.synthetic.dataset import WIDTH_RANGE, generate_dataset
+from training.synthetic.dataset import SCENE_WIDTH_RANGE, WIDTH_RANGE, generate_dataset
 
 
 def _int_range(text: str) -> tuple[int, int]:
@@ -38,7 +39,7 @@ def _count(minimum: int) -> Callable[[str], int]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, type=Path, metavar="DIR",
-                        help="folder to write train/, test/ and the two CSVs into (empty; see --overwrite)")
+                        help="folder to write train/, test/ and the CSVs into (empty; see --overwrite)")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace a set written earlier in DIR (only its CSVs and photos are removed)")
     parser.add_argument("--whales", required=True, type=_count(1), metavar="N",
@@ -50,9 +51,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--unknown-whales", type=_count(0), default=0, metavar="U",
                         help="individuals only in test, labelled new_whale")
     parser.add_argument("--seed", type=int, default=0, help="random seed; same seed, same bytes")
-    parser.add_argument("--width", type=_int_range, default=WIDTH_RANGE, metavar="A-B",
-                        help=f"photo width range in pixels (default: {WIDTH_RANGE[0]}-{WIDTH_RANGE[1]}); "
-                             "heights follow from a 2.5-4:1 aspect")
+    parser.add_argument("--scenes", action="store_true",
+                        help="wide camera frames of the fluke at sea (3:2, 4:3 or 16:9; fluke 30-90%% of the "
+                             "width, tilted, under a water line) instead of cropped flukes, and boxes.csv "
+                             "(Image,x0,y0,x1,y1,xl,yl,xr,yr: each fluke's box and tips in pixels); other "
+                             "whales than a cropped set of the same seed")
+    parser.add_argument("--width", type=_int_range, default=None, metavar="A-B",
+                        help=f"photo width range in pixels (default: {WIDTH_RANGE[0]}-{WIDTH_RANGE[1]}, "
+                             f"heights from a 2.5-4:1 aspect; with --scenes {SCENE_WIDTH_RANGE[0]}-"
+                             f"{SCENE_WIDTH_RANGE[1]}, at least 64)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -73,11 +80,12 @@ def run(args: argparse.Namespace) -> int:
         result = generate_dataset(args.out, whales=args.whales, train_per_whale=args.train_per_whale,
                                   test_per_whale=args.test_per_whale, unknown_whales=args.unknown_whales,
                                   seed=args.seed, width_range=args.width, overwrite=args.overwrite,
-                                  progress=progress)
+                                  progress=progress, scenes=args.scenes)
     except ValueError as exc:
         print(f"whale-train synth: error: {exc}", file=sys.stderr)
         return 2
     c = result.counts
+    boxes = ", boxes.csv" if result.boxes_csv is not None else ""
     print(f"{result.out}: {c['train_photos']} train photos of {c['whales']} whales, {c['test_photos']} test "
-          f"photos ({c['test_new_whale']} new_whale)")
+          f"photos ({c['test_new_whale']} new_whale){boxes}")
     return 0

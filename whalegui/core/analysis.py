@@ -28,13 +28,13 @@ from PIL import Image
 from whalegui.core.embedder import Embedder
 from whalegui.core.fluke import Fluke, clamp_box, crop_fluke
 from whalegui.core.images import model_decode_size
-from whalegui.core.verify import WORK_WIDTH, LocalFeatures, extract_features
+from whalegui.core.verify import WORK_SIZE, LocalFeatures, extract_features
 
 log = logging.getLogger(__name__)
 
 #: With a fluke finder the frame is decoded at least this wide: the fluke may be a third of it, and its crop
-#: should still be sharper than the embedder's input and the features' working width. Without one the
-#: whole frame is the fluke, decoded at least as wide as the features' working width.
+#: should still be sharper than the embedder's input and the features' working size. Without one the
+#: whole frame is the fluke, decoded at least as wide as the features' working size.
 FINDER_DECODE_WIDTH = 960
 #: A box narrower or lower than this (in decoded pixels) cannot be cropped and embedded.
 MIN_BOX_PIXELS = 4
@@ -71,7 +71,7 @@ class Analyser:
     def decode_size(self) -> tuple[int, int]:
         """The (width, height) photos are decoded at for analysis (JPEGs are drafted to at least this)."""
         width, height = model_decode_size(self.embedder.card.preprocessing)
-        return (max(width, FINDER_DECODE_WIDTH if self.embedder.finder is not None else WORK_WIDTH), height)
+        return (max(width, FINDER_DECODE_WIDTH if self.embedder.finder is not None else WORK_SIZE), height)
 
     def analyse(self, image: Image.Image, fluke: Fluke | None = None, *,
                 full_size: tuple[int, int] | None = None) -> Analysis:

@@ -28,13 +28,16 @@ log = logging.getLogger(__name__)
 
 #: Bumped whenever extraction changes, so stored features made the old way are found stale and rebuilt.
 FEATURES_VERSION = 1
-#: The fluke crop is resized to this width before detection: marks of the same size in pixels whatever the
-#: camera, and a bounded cost per photo.
-WORK_WIDTH = 384
-MAX_FEATURES = 256
+#: The region is resized so its longer side is this many pixels before detection: marks of about the same
+#: size whatever the camera, and a bounded cost per photo. Measured on the real labelled thumbnails (100 px,
+#: so doubled and more, as SIFT's own -1 octave does) together with the values below.
+WORK_SIZE = 256
+MAX_FEATURES = 400
 RATIO = 0.8  # Lowe's ratio test
-RANSAC_THRESHOLD = 0.02  # of the fluke's width
-MIN_INLIERS = 4  # fewer cannot fix a similarity transform and say nothing
+RANSAC_THRESHOLD = 8 / WORK_SIZE  # of the region's longer side
+MIN_MATCHES = 3  # ratio-test matches below which no transform is fitted
+#: Chance matches between different whales reach about this many inliers; only what lies beyond counts.
+INLIER_FLOOR = 4
 
 _HEADER = struct.Struct("<4sHIf")  # magic, version, count, scale
 _MAGIC = b"WLF1"
@@ -43,7 +46,7 @@ _MAGIC = b"WLF1"
 @dataclass(frozen=True)
 class LocalFeatures:
     """A photo's keypoints (``points``, photo pixels, float32 ``(n, 2)``) and SIFT descriptors (uint8
-    ``(n, 128)``); ``scale`` is the width in photo pixels of the region they were found in."""
+    ``(n, 128)``); ``scale`` is the longer side in photo pixels of the region they were found in."""
 
     points: np.ndarray
     descriptors: np.ndarray
@@ -99,54 +102,52 @@ def extract_features(image: Image.Image, box: Box | None = None, *, max_features
     left, top, right, bottom = box if box is not None else (0.0, 0.0, float(image.width), float(image.height))
     left, top = max(0.0, left), max(0.0, top)
     right, bottom = min(float(image.width), right), min(float(image.height), bottom)
-    width = right - left
-    if width < 8 or bottom - top < 8:
-        return LocalFeatures(np.zeros((0, 2), np.float32), np.zeros((0, 128), np.uint8), max(width, 1.0))
+    longer = max(right - left, bottom - top)
+    if right - left < 8 or bottom - top < 8:
+        return LocalFeatures(np.zeros((0, 2), np.float32), np.zeros((0, 128), np.uint8), max(longer, 1.0))
     crop = image.crop((round(left), round(top), round(right), round(bottom))).convert("L")
-    factor = WORK_WIDTH / crop.width
-    size = (WORK_WIDTH, max(8, round(crop.height * factor)))
+    factor = WORK_SIZE / max(crop.size)
+    size = (max(8, round(crop.width * factor)), max(8, round(crop.height * factor)))
     grey = np.asarray(crop.resize(size, Image.Resampling.BILINEAR if factor > 1 else Image.Resampling.BOX))
     import cv2  # here: OpenCV takes a fifth of a second to import, and only matching needs it
 
     sift = cv2.SIFT.create(nfeatures=max_features)
     keypoints, desc = sift.detectAndCompute(grey, None)
     if desc is None or not keypoints:
-        return LocalFeatures(np.zeros((0, 2), np.float32), np.zeros((0, 128), np.uint8), width)
+        return LocalFeatures(np.zeros((0, 2), np.float32), np.zeros((0, 128), np.uint8), longer)
     offset = np.array([left, top], np.float32)
     points = np.array([k.pt for k in keypoints], dtype=np.float32) / factor + offset
-    return LocalFeatures(points, np.clip(np.rint(desc), 0, 255).astype(np.uint8), width)
+    return LocalFeatures(points, np.clip(np.rint(desc), 0, 255).astype(np.uint8), longer)
 
 
 def verify(query: LocalFeatures, candidate: LocalFeatures) -> Verification:
     """Match RootSIFT descriptors (ratio test), then keep the matches one RANSAC similarity explains."""
-    if len(query) < MIN_INLIERS or len(candidate) < MIN_INLIERS:
+    if len(query) < MIN_MATCHES or len(candidate) < MIN_MATCHES:
         return Verification.none()
     import cv2
 
     matcher = cv2.BFMatcher(cv2.NORM_L2)
     pairs = matcher.knnMatch(_root_sift(query.descriptors), _root_sift(candidate.descriptors), k=2)
     good = [m[0] for m in pairs if len(m) == 2 and m[0].distance < RATIO * m[1].distance]
-    if len(good) < MIN_INLIERS:
+    if len(good) < MIN_MATCHES:
         return Verification.none()
     q_idx = np.array([g.queryIdx for g in good])
     c_idx = np.array([g.trainIdx for g in good])
     src = (query.points[q_idx] / query.scale).astype(np.float32)
     dst = (candidate.points[c_idx] / candidate.scale).astype(np.float32)
-    _, mask = cv2.estimateAffinePartial2D(src, dst, method=cv2.RANSAC, ransacReprojThreshold=RANSAC_THRESHOLD)
+    _, mask = cv2.estimateAffinePartial2D(src, dst, method=cv2.RANSAC, ransacReprojThreshold=RANSAC_THRESHOLD,
+                                          maxIters=500, confidence=0.99)
     if mask is None:
         return Verification.none()
     keep = mask.ravel().astype(bool)
-    if int(keep.sum()) < MIN_INLIERS:
-        return Verification.none()
     matched = np.hstack([query.points[q_idx[keep]], candidate.points[c_idx[keep]]]).astype(np.float32)
     return Verification(int(keep.sum()), matched)
 
 
 def fused_distance(distance: float, inliers: int, weight: float) -> float:
-    """The embedding's cosine distance lowered by the geometric evidence: ``weight * log(1 + inliers)`` beyond
-    the chance level. ``weight`` 0 is the embedding alone."""
-    evidence = math.log1p(max(0, inliers - MIN_INLIERS + 1)) if inliers >= MIN_INLIERS else 0.0
-    return float(distance) - float(weight) * evidence
+    """The embedding's cosine distance lowered by the geometric evidence:
+    ``distance - weight * log(1 + max(inliers - INLIER_FLOOR, 0))``. ``weight`` 0 is the embedding alone."""
+    return float(distance) - float(weight) * math.log1p(max(0, inliers - INLIER_FLOOR))
 
 
 def _root_sift(desc: np.ndarray) -> np.ndarray:

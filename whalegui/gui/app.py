@@ -9,21 +9,23 @@ import logging.handlers
 import os
 import sys
 import traceback
+from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from whalegui.gui.controller import Controller, Status
+from whalegui.gui import messages
+from whalegui.gui.controller import Controller
 from whalegui.gui.main_window import MainWindow
 from whalegui.gui.resources import icon, stylesheet
+from whalegui.gui.screenshot_driver import SCREENSHOT_STATES, ScreenshotDriver
+from whalegui.gui.service import GalleryInfo
 from whalegui.gui.settings import Settings
 from whalegui.paths import log_dir
 
 log = logging.getLogger(__name__)
-
-SCREENSHOT_STATES = ("empty", "queue", "review", "enroll", "gallery")
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -70,33 +72,72 @@ def setup_logging() -> Path | None:
     return path
 
 
-def install_excepthook(log_path: Path | None) -> None:
-    """An unexpected error becomes a log entry and a dialog, never a traceback on the user's screen."""
+def no_display(env: Mapping[str, str] | None = None, platform: str | None = None) -> str | None:
+    """Why no window can be shown, or ``None`` when a display platform can start.
 
-    def hook(kind: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
+    On Linux Qt needs an X11 or Wayland display, or a platform chosen with ``QT_QPA_PLATFORM`` (such as
+    ``offscreen``); without one it aborts the whole process with a message about plugins.
+    """
+    env = os.environ if env is None else env
+    platform = sys.platform if platform is None else platform
+    if not platform.startswith("linux"):
+        return None
+    if env.get("DISPLAY") or env.get("WAYLAND_DISPLAY") or env.get("QT_QPA_PLATFORM"):
+        return None
+    return (
+        "whalegui: no display to show the window on (neither DISPLAY nor WAYLAND_DISPLAY is set); "
+        "start it from a desktop session, or use the command line (whalegui --help)"
+    )
+
+
+class ErrorReporter:
+    """An unexpected error becomes a log entry and a dialog, never a traceback on the user's screen.
+
+    The reporter keeps each dialog until it is closed: a dialog nobody refers to is deleted at once.
+    """
+
+    MAX_OPEN = 3  # an error that repeats (in a paint event, say) must not bury the window in dialogs
+
+    def __init__(self, log_path: Path | None) -> None:
+        self.log_path = log_path
+        self.dialogs: list[QMessageBox] = []
+
+    def __call__(self, kind: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
         if issubclass(kind, KeyboardInterrupt):
             QApplication.quit()
             return
         log.critical("unexpected error:\n%s", "".join(traceback.format_exception(kind, exc, tb)))
-        if QApplication.instance() is not None:
-            where = (
-                f"The details are in {log_path}." if log_path else "The details were printed to the terminal."
-            )
-            box = QMessageBox(
-                QMessageBox.Icon.Critical,
-                "Something went wrong",
-                f"An unexpected error happened: {exc}.\n\nYour gallery is safe (every change is "
-                f"saved when it is made). {where} If it happens again, restart whalegui and "
-                "send that file to its developers.",
-            )
-            box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-            box.open()
+        if QApplication.instance() is None or len(self.dialogs) >= self.MAX_OPEN:
+            return
+        message = messages.unexpected_error(exc, self.log_path)
+        parent = next((w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow)), None)
+        box = QMessageBox(
+            QMessageBox.Icon.Critical, message.title, message.text, QMessageBox.StandardButton.Ok, parent
+        )
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.finished.connect(lambda _result, b=box: self._forget(b))
+        self.dialogs.append(box)
+        box.open()
 
-    sys.excepthook = hook
+    def _forget(self, box: QMessageBox) -> None:
+        if box in self.dialogs:
+            self.dialogs.remove(box)
+
+
+def install_excepthook(log_path: Path | None) -> ErrorReporter:
+    """Report unexpected errors with a dialog (see :class:`ErrorReporter`); returns the reporter."""
+    reporter = ErrorReporter(log_path)
+    sys.excepthook = reporter
+    return reporter
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the app; returns its exit status (1 when there is no display to show it on)."""
     args = parse_args(sys.argv[1:] if argv is None else list(argv))
+    problem = no_display()
+    if problem is not None:
+        print(problem, file=sys.stderr)
+        return 1
     log_path = setup_logging()
     app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "whalegui"])
     assert isinstance(app, QApplication)
@@ -136,9 +177,10 @@ def main(argv: list[str] | None = None) -> int:
             controller.add_paths(args.photos)
 
     QTimer.singleShot(0, start)  # the window paints first; loading happens in a worker
-    if args.screenshot_state:
-        window.screenshot_driver = ScreenshotDriver(window, controller, args.screenshot_state)  # type: ignore[attr-defined]
-    return int(app.exec())
+    driver = ScreenshotDriver(window, controller, args.screenshot_state) if args.screenshot_state else None
+    status = int(app.exec())
+    del driver  # kept until here: it drives the window while the event loop runs
+    return status
 
 
 def print_when_ready(controller: Controller) -> None:
@@ -146,60 +188,11 @@ def print_when_ready(controller: Controller) -> None:
     stdout once the model and the gallery are loaded and the window has shown them, or
     ``whalegui: failed`` when loading fails."""
 
-    def on_changed() -> None:
+    def on_changed(info: GalleryInfo) -> None:
         controller.gallery_changed.disconnect(on_changed)
-        count = controller.info.photo_count if controller.info is not None else 0
+        count = info.photo_count
         # After the window's own slots ran and the event loop painted: the window is interactive.
         QTimer.singleShot(0, lambda: print(f"whalegui: ready ({count} photos)", flush=True))
 
     controller.gallery_changed.connect(on_changed)
     controller.loading_failed.connect(lambda title, text: print(f"whalegui: failed: {title}", flush=True))
-
-
-class ScreenshotDriver:
-    """Steps the app into one of its main states for documentation screenshots (hidden option)."""
-
-    def __init__(self, window: MainWindow, controller: Controller, state: str) -> None:
-        self.window, self.controller, self.state = window, controller, state
-        self.done = False
-        self.timer = QTimer(window)
-        self.timer.timeout.connect(self.step)
-        self.timer.start(200)
-
-    def step(self) -> None:
-        c, w = self.controller, self.window
-        if not c.ready or self.done:
-            return
-        if self.state == "empty":
-            self.done = True
-        elif self.state == "gallery":
-            if c.info is not None and c.info.whales and w.import_progress is None:
-                w.tabs.setCurrentIndex(1)
-                w.browser.select_whale(c.info.whales[0].whale_id)
-                self.done = True
-        elif self.state == "queue":
-            # a queue with every kind of entry: matched, new whale, needs review, an unreadable file
-            reviewable = [e for e in c.entries if e.reviewable]
-            if len(reviewable) < 4 or c.batch_running or w.import_progress is not None:
-                return
-            c.set_current_row(c.row_of(reviewable[0]))
-            c.confirm()
-            c.set_current_row(c.row_of(reviewable[1]))
-            c.enroll_current("", "Demo")
-            broken = c._make_temp_dir("whalegui-shot-") / "card-read-error.jpg"
-            broken.write_bytes(b"\xff\xd8\xff\xe0 half-written")
-            c.add_paths([broken])
-            self.done = True
-        elif any(e.status is Status.REVIEW for e in c.entries) and not c.batch_running:
-            current = c.current_entry()
-            if current is None or not current.reviewable:
-                return
-            if self.state == "review":  # show a confident match: the entry nearest to a catalogued whale
-                best = min((e for e in c.entries if e.reviewable and e.identification.candidates),
-                           key=lambda e: e.identification.candidates[0].distance, default=current)
-                c.set_current_row(c.row_of(best))
-            if self.state == "enroll":
-                w.new_whale()
-            self.done = True
-        if self.done:
-            self.timer.stop()

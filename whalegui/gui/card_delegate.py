@@ -1,13 +1,15 @@
 """One item delegate for every list in the app: a thumbnail and a few lines of text, as a card.
 
 Models give the thumbnail (``DecorationRole``), the title (``DisplayRole``), further lines (``LINES_ROLE``)
-and an accent colour for the last line (``ACCENT_ROLE``). The delegate only paints; it does no work.
+and an accent colour for the last line (``ACCENT_ROLE``). The last line (a status) wraps into the lines the
+card has left and is elided only when even they are too short; the model's tooltip has the full text. The
+delegate only paints; it does no work.
 """
 
 from __future__ import annotations
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt
-from PySide6.QtGui import QColor, QFont, QPainter, QPalette, QPen, QPixmap
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPalette, QPen, QPixmap
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
 LINES_ROLE = Qt.ItemDataRole.UserRole + 1  # list[str]: lines under the title
@@ -93,18 +95,19 @@ class CardDelegate(QStyledItemDelegate):
             fm.elidedText(title, Qt.TextElideMode.ElideMiddle, text_rect.width()),
         )
         painter.setFont(option.font)
-        for i, line in enumerate(lines):
-            y += fm.height()
-            if y + fm.height() > text_rect.bottom() + 2:
-                break
+        room = max(0, (text_rect.bottom() + 2 - y) // fm.height() - 1)  # text lines below the title
+        for i, line in enumerate(lines[:room]):
             last = i == len(lines) - 1
             color = accent if (last and isinstance(accent, QColor)) else QColor("#4c5c6b")
             painter.setPen(color)
-            painter.drawText(
-                QRect(text_rect.left(), y, text_rect.width(), fm.height()),
-                Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-                fm.elidedText(str(line), Qt.TextElideMode.ElideRight, text_rect.width()),
-            )
+            spare = room - i  # the last line may take every line left
+            for part in wrap_text(str(line), fm, text_rect.width(), spare if last else 1):
+                y += fm.height()
+                painter.drawText(
+                    QRect(text_rect.left(), y, text_rect.width(), fm.height()),
+                    Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                    part,
+                )
         painter.restore()
 
     @staticmethod
@@ -130,3 +133,22 @@ class CardDelegate(QStyledItemDelegate):
         painter.drawRoundedRect(badge, 4, 4)
         painter.setPen(QColor("#ffffff"))
         painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, text)
+
+
+def wrap_text(text: str, fm: QFontMetrics, width: int, max_lines: int) -> list[str]:
+    """``text`` broken at spaces into at most ``max_lines`` lines of ``width`` pixels, the last one elided."""
+    if max_lines <= 0:
+        return []
+    lines: list[str] = []
+    words = text.split(" ")
+    while words and len(lines) < max_lines - 1:
+        line = words.pop(0)
+        while words and fm.horizontalAdvance(f"{line} {words[0]}") <= width:
+            line = f"{line} {words.pop(0)}"
+        if fm.horizontalAdvance(line) > width:  # one word longer than the line: the rest goes on
+            words.insert(0, line)
+            break
+        lines.append(line)
+    if words:
+        lines.append(fm.elidedText(" ".join(words), Qt.TextElideMode.ElideRight, width))
+    return lines

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from PySide6.QtCore import QDateTime, Qt
+from PySide6.QtCore import QDate, QDateTime, Qt, QTime
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -70,7 +70,10 @@ class EnrollDialog(QDialog):
         self.date_edit.setDisplayFormat("yyyy-MM-dd HH:mm")
         self.date_edit.setCalendarPopup(True)
         if taken_at is not None:
-            self.date_edit.setDateTime(QDateTime(taken_at))
+            self.date_edit.setDateTime(
+                QDateTime(QDate(taken_at.year, taken_at.month, taken_at.day),
+                          QTime(taken_at.hour, taken_at.minute, taken_at.second))
+            )
             self.date_known.setChecked(True)
         else:
             self.date_edit.setDateTime(QDateTime.currentDateTime())

@@ -3,8 +3,6 @@ rename, merge, delete (with confirmation); import a catalogue; export CSV."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, QSize, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -23,12 +21,22 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from whalegui.gui.candidate_strip import day, photo_thumb
+from whalegui.core.records import PhotoRecord, WhaleSummary
 from whalegui.gui.card_delegate import LINES_ROLE, OBJECT_ROLE, CardDelegate
 from whalegui.gui.controller import Controller
+from whalegui.gui.elided_label import ElidedLabel
+from whalegui.gui.messages import day, gallery_summary, plural
 from whalegui.gui.resources import icon
+from whalegui.gui.service import GalleryInfo
+from whalegui.gui.thumbnails import ThumbnailCache
 
 _Index = QModelIndex | QPersistentModelIndex
+
+
+def whale_line(whale: WhaleSummary) -> str:
+    """``3 photos · last seen 2023-07-03`` (the date only when known)."""
+    seen = f" · last seen {day(whale.last_seen)}" if whale.last_seen else ""
+    return f"{plural(whale.photo_count, 'photo')}{seen}"
 
 
 class WhaleListModel(QAbstractListModel):
@@ -38,7 +46,7 @@ class WhaleListModel(QAbstractListModel):
         super().__init__(parent)
         self._controller = controller
         self._search = ""
-        self._whales: list[Any] = []
+        self._whales: list[WhaleSummary] = []
         controller.gallery_changed.connect(self.refresh)
         controller.thumbnails.thumbnail_loaded.connect(self._on_thumbnail_loaded)
         self.refresh()
@@ -47,7 +55,7 @@ class WhaleListModel(QAbstractListModel):
         self._search = text.strip().lower()
         self.refresh()
 
-    def refresh(self) -> None:
+    def refresh(self, *_: object) -> None:
         info = self._controller.info
         whales = list(info.whales) if info is not None else []
         if self._search:
@@ -58,7 +66,7 @@ class WhaleListModel(QAbstractListModel):
         self._whales = whales
         self.endResetModel()
 
-    def whale(self, row: int) -> Any:
+    def whale(self, row: int) -> WhaleSummary | None:
         return self._whales[row] if 0 <= row < len(self._whales) else None
 
     def row_of(self, whale_id: str) -> int:
@@ -67,18 +75,16 @@ class WhaleListModel(QAbstractListModel):
     def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(self._whales)
 
-    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> object:
         w = self.whale(index.row()) if index.isValid() else None
         if w is None:
             return None
         if role == Qt.ItemDataRole.DisplayRole:
             return f"{w.whale_id}  {w.name}".strip()
         if role == LINES_ROLE:
-            return [
-                f"{w.photo_count} photo{'s' if w.photo_count != 1 else ''} · last seen {day(w.last_seen)}"
-            ]
+            return [whale_line(w)]
         if role == Qt.ItemDataRole.DecorationRole:
-            return self._controller.thumbnails.pixmap(photo_thumb(w.cover_photo)) if w.cover_photo else None
+            return self._controller.thumbnails.photo_pixmap(w.cover_photo)
         if role == Qt.ItemDataRole.ToolTipRole:
             return f"{w.whale_id} {w.name}\n{w.notes}".strip()
         if role == OBJECT_ROLE:
@@ -87,7 +93,7 @@ class WhaleListModel(QAbstractListModel):
 
     def _on_thumbnail_loaded(self, path: str) -> None:
         for row, w in enumerate(self._whales):
-            if w.cover_photo is not None and str(photo_thumb(w.cover_photo)) == path:
+            if w.cover_photo is not None and str(ThumbnailCache.photo_file(w.cover_photo)) == path:
                 idx = self.index(row)
                 self.dataChanged.emit(idx, idx)
 
@@ -99,8 +105,8 @@ class PhotoListModel(QAbstractListModel):
         super().__init__(parent)
         self._controller = controller
         self.whale_id = ""
-        self.photos: list[Any] = []
-        controller.whale_photos_listed.connect(self._on_whale_photos_listed)
+        self.photos: list[PhotoRecord] = []
+        controller.editor.whale_photos_listed.connect(self._on_whale_photos_listed)
         controller.thumbnails.thumbnail_loaded.connect(self._on_thumbnail_loaded)
 
     def show_whale(self, whale_id: str) -> None:
@@ -109,29 +115,30 @@ class PhotoListModel(QAbstractListModel):
         self.photos = []
         self.endResetModel()
         if whale_id:
-            self._controller.request_whale_photos(whale_id)
+            self._controller.editor.request_whale_photos(whale_id)
 
     def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(self.photos)
 
-    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> object:
         if not index.isValid() or not 0 <= index.row() < len(self.photos):
             return None
         p = self.photos[index.row()]
+        taken = f"taken {day(p.taken_at)}" if p.taken_at else ""
         if role == Qt.ItemDataRole.DisplayRole:
             return p.original_name
         if role == LINES_ROLE:
-            return [f"taken {day(p.taken_at)}"]
+            return [taken or f"added {day(p.added_at)}"]
         if role == Qt.ItemDataRole.DecorationRole:
-            return self._controller.thumbnails.pixmap(photo_thumb(p))
+            return self._controller.thumbnails.photo_pixmap(p)
         if role == Qt.ItemDataRole.ToolTipRole:
             gps = f"\n{p.gps[0]:.5f}, {p.gps[1]:.5f}" if p.gps else ""
-            return f"{p.original_name}\ntaken {day(p.taken_at)}, added {day(p.added_at)}{gps}"
+            return f"{p.original_name}\n{taken + ', ' if taken else ''}added {day(p.added_at)}{gps}"
         if role == OBJECT_ROLE:
             return p
         return None
 
-    def _on_whale_photos_listed(self, whale_id: str, photos: list[Any]) -> None:
+    def _on_whale_photos_listed(self, whale_id: str, photos: list[PhotoRecord]) -> None:
         if whale_id != self.whale_id:
             return
         self.beginResetModel()
@@ -140,13 +147,15 @@ class PhotoListModel(QAbstractListModel):
 
     def _on_thumbnail_loaded(self, path: str) -> None:
         for row, p in enumerate(self.photos):
-            if str(photo_thumb(p)) == path:
+            if str(ThumbnailCache.photo_file(p)) == path:
                 idx = self.index(row)
                 self.dataChanged.emit(idx, idx)
 
 
 class RenameDialog(QDialog):
-    def __init__(self, whale: Any, parent: QWidget | None = None) -> None:
+    """Edit a whale's id, name and notes."""
+
+    def __init__(self, whale: WhaleSummary, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle(f"Edit whale {whale.whale_id}")
         self.id_edit = QLineEdit(whale.whale_id, self)
@@ -180,7 +189,7 @@ class GalleryBrowser(QWidget):
         self.search.setPlaceholderText("Search by whale id or name")
         self.search.addAction(icon("search"), QLineEdit.ActionPosition.LeadingPosition)
         self.search.setClearButtonEnabled(True)
-        self.summary = QLabel("", self)
+        self.summary = ElidedLabel("", self, mode=Qt.TextElideMode.ElideMiddle)
         self.summary.setObjectName("hint")
 
         self.whale_model = WhaleListModel(controller, self)
@@ -191,7 +200,7 @@ class GalleryBrowser(QWidget):
         )
         self.whale_list.setUniformItemSizes(True)
         self.whale_list.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.whale_list.setMinimumWidth(300)
+        self.whale_list.setMinimumWidth(220)
 
         self.photo_model = PhotoListModel(controller, self)
         self.photo_list = QListView(self)
@@ -204,7 +213,7 @@ class GalleryBrowser(QWidget):
         self.photo_list.setItemDelegate(
             CardDelegate(QSize(180, 70), vertical=True, lines=1, parent=self.photo_list)
         )
-        self.whale_title = QLabel("Choose a whale", self)
+        self.whale_title = ElidedLabel("Choose a whale", self)
         self.whale_title.setObjectName("paneTitle")
         self.whale_notes = QLabel("", self)
         self.whale_notes.setWordWrap(True)
@@ -267,7 +276,7 @@ class GalleryBrowser(QWidget):
 
     # ------------------------------------------------------------------ selection
 
-    def selected_whale(self) -> Any:
+    def selected_whale(self) -> WhaleSummary | None:
         return self.whale_model.whale(self.whale_list.currentIndex().row())
 
     def select_whale(self, whale_id: str) -> None:
@@ -280,16 +289,13 @@ class GalleryBrowser(QWidget):
         self._selected_id = whale.whale_id if whale is not None else ""
         self._show_whale(whale)
 
-    def _show_whale(self, whale: Any) -> None:
+    def _show_whale(self, whale: WhaleSummary | None) -> None:
         if whale is None:
             self.whale_title.setText("Choose a whale")
             self.whale_notes.setText("")
             self.photo_model.show_whale("")
         else:
-            self.whale_title.setText(
-                f"{whale.whale_id}  {whale.name}".strip()
-                + f" · {whale.photo_count} photos · last seen {day(whale.last_seen)}"
-            )
+            self.whale_title.setText(f"{whale.whale_id}  {whale.name}".strip() + f" · {whale_line(whale)}")
             self.whale_notes.setText(whale.notes)
             self.photo_model.show_whale(whale.whale_id)  # also after edits: its photos may have changed
         self._update_buttons()
@@ -303,12 +309,13 @@ class GalleryBrowser(QWidget):
         else:
             self._show_whale(None)
 
-    def _on_gallery_changed(self) -> None:
-        info = self._controller.info
+    def _on_gallery_changed(self, info: GalleryInfo | None = None) -> None:
+        info = info or self._controller.info
         if info is None:
             self.summary.setText("No gallery open yet.")
         else:
-            self.summary.setText(f"{info.whale_count} whales, {info.photo_count} photos in {info.folder}")
+            self.summary.setText(f"{gallery_summary(info.whale_count, info.photo_count)} in {info.folder}")
+            self.summary.set_tooltip(str(info.folder))
         self._update_buttons()
 
     def _update_buttons(self) -> None:
@@ -333,7 +340,7 @@ class GalleryBrowser(QWidget):
             return
         new_id = dialog.id_edit.text().strip()
         self._selected_id = new_id or whale.whale_id
-        self._controller.rename_whale(
+        self._controller.editor.rename_whale(
             whale.whale_id,
             new_id=new_id if new_id != whale.whale_id else None,
             name=dialog.name_edit.text().strip(),
@@ -354,7 +361,7 @@ class GalleryBrowser(QWidget):
         choice, ok = QInputDialog.getItem(
             self,
             "Merge whales",
-            f"Merge {whale.whale_id} ({whale.photo_count} photos) into:",
+            f"Merge {whale.whale_id} ({plural(whale.photo_count, 'photo')}) into:",
             others,
             0,
             False,
@@ -364,22 +371,22 @@ class GalleryBrowser(QWidget):
         target = choice.split()[0]
         if self._confirm(f"Move all photos of {whale.whale_id} to {target} and remove {whale.whale_id}?"):
             self._selected_id = target
-            self._controller.merge_whales(whale.whale_id, target)
+            self._controller.editor.merge_whales(whale.whale_id, target)
 
     def _on_delete_clicked(self) -> None:
         whale = self.selected_whale()
         if whale is not None and self._confirm(
-            f"Delete whale {whale.whale_id} {whale.name} and take its {whale.photo_count} photos out of "
-            "the catalogue? This cannot be undone."
+            f"Delete whale {whale.whale_id} {whale.name} and take its {plural(whale.photo_count, 'photo')} "
+            "out of the catalogue? This cannot be undone."
         ):
             self._selected_id = ""
-            self._controller.delete_whale(whale.whale_id)
+            self._controller.editor.delete_whale(whale.whale_id)
 
     def _on_remove_photo_clicked(self) -> None:
         idx = self.photo_list.currentIndex()
         photo = self.photo_model.photos[idx.row()] if idx.isValid() else None
         if photo is not None and self._confirm(f"Take {photo.original_name} out of whale {photo.whale_id}?"):
-            self._controller.remove_photo(photo.photo_id)
+            self._controller.editor.remove_photo(photo.photo_id)
 
     def _confirm(self, text: str) -> bool:
         answer = QMessageBox.question(

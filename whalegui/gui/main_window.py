@@ -1,11 +1,12 @@
 """The main window: the queue on the left; the review or the gallery browser on the right; menus, shortcuts,
-drag and drop, paste, the status bar (model, device, gallery size) and the dialogs that report problems."""
+drag and drop, paste, the status bar (model, device, gallery size), the import's progress and the dialogs
+that report problems. It fits a 1024x700 screen: the queue panel collapses and every panel shrinks."""
 
 from __future__ import annotations
 
 import logging
-import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QMimeData, Qt, QUrl
 from PySide6.QtGui import (
@@ -13,20 +14,17 @@ from PySide6.QtGui import (
     QCloseEvent,
     QDesktopServices,
     QDragEnterEvent,
+    QDragMoveEvent,
     QDropEvent,
     QGuiApplication,
     QImage,
     QKeySequence,
-    QPixmap,
 )
 from PySide6.QtWidgets import (
     QFileDialog,
-    QHBoxLayout,
     QLabel,
     QMainWindow,
     QMessageBox,
-    QProgressDialog,
-    QPushButton,
     QSpinBox,
     QSplitter,
     QStackedWidget,
@@ -36,29 +34,28 @@ from PySide6.QtWidgets import (
 )
 
 from whalegui.core.images import PHOTO_SUFFIXES
+from whalegui.gui import messages
 from whalegui.gui.compare_view import CompareView
 from whalegui.gui.controller import Controller
+from whalegui.gui.elided_label import ElidedLabel
 from whalegui.gui.enroll_dialog import EnrollDialog
 from whalegui.gui.gallery_browser import GalleryBrowser
+from whalegui.gui.message_page import MessagePage
+from whalegui.gui.progress_panel import ProgressPanel
+from whalegui.gui.queue_view import MIN_WIDTH as QUEUE_MIN_WIDTH
 from whalegui.gui.queue_view import QueueView
 from whalegui.gui.resources import icon
+from whalegui.gui.review_model import QueueEntry
+from whalegui.gui.service import GalleryInfo
+from whalegui.gui.welcome_page import WelcomePage
 from whalegui.paths import log_dir
+
+if TYPE_CHECKING:
+    from whalegui.core.gallery import ImportReport
 
 log = logging.getLogger(__name__)
 
 PHOTO_FILTER = "Photos (" + " ".join(f"*{s} *{s.upper()}" for s in PHOTO_SUFFIXES) + ");;All files (*)"
-
-SHORTCUTS_HELP = """<table>
-<tr><td><b>Enter</b></td><td>same whale: confirm the selected candidate</td></tr>
-<tr><td><b>N</b></td><td>new whale: enroll the query</td></tr>
-<tr><td><b>S</b></td><td>skip: decide later</td></tr>
-<tr><td><b>Ctrl+Z</b></td><td>undo the last confirm or new whale</td></tr>
-<tr><td><b>← →</b></td><td>previous / next candidate</td></tr>
-<tr><td><b>↑ ↓</b></td><td>previous / next photo of the selected whale</td></tr>
-<tr><td><b>+ - 0 1</b></td><td>zoom in, zoom out, fit, 1:1 (mouse wheel zooms, drag pans)</td></tr>
-<tr><td><b>[ ] H V</b></td><td>rotate the query left / right, flip it left-right / upside down</td></tr>
-<tr><td><b>Ctrl+O, Ctrl+V</b></td><td>open photos, paste photos (or drop them anywhere)</td></tr>
-</table>"""
 
 
 class MainWindow(QMainWindow):
@@ -71,14 +68,17 @@ class MainWindow(QMainWindow):
         self.setWindowIcon(icon("app"))
         self.setAcceptDrops(True)
         self.enroll_dialog: EnrollDialog | None = None
-        self.import_progress: QProgressDialog | None = None
         self.last_message_box: QMessageBox | None = None
+        self.gallery_question: QMessageBox | None = None
 
         self.queue_view = QueueView(controller, self)
         self.compare_view = CompareView(controller, self)
         self.browser = GalleryBrowser(controller, self)
-        self.welcome = self._make_welcome()
-        self.message_page, self.message_title, self.message_text = self._make_message_page()
+        self.welcome = WelcomePage(self)
+        self.welcome.import_csv_requested.connect(self.import_catalogue_csv)
+        self.welcome.import_folders_requested.connect(self.import_catalogue_folders)
+        self.welcome.demo_requested.connect(controller.open_demo)
+        self.message_page = MessagePage(self)
         self.review_stack = QStackedWidget(self)
         for page in (self.message_page, self.welcome, self.compare_view):
             self.review_stack.addWidget(page)
@@ -86,18 +86,28 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.review_stack, icon("review"), "Review")
         self.tabs.addTab(self.browser, icon("gallery"), "Gallery")
         self.tabs.setDocumentMode(True)
-        splitter = QSplitter(Qt.Orientation.Horizontal, self)
-        splitter.addWidget(self.queue_view)
-        splitter.addWidget(self.tabs)
-        splitter.setStretchFactor(0, 0)
-        splitter.setStretchFactor(1, 1)
-        splitter.setSizes([290, 1000])
-        splitter.setChildrenCollapsible(False)
-        self.setCentralWidget(splitter)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
+        self.splitter.addWidget(self.queue_view)
+        self.splitter.addWidget(self.tabs)
+        self.splitter.setStretchFactor(0, 0)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setSizes([QUEUE_MIN_WIDTH + 40, 1000])
+        self.splitter.setCollapsible(0, True)  # on a small screen the queue folds away (F9 brings it back)
+        self.splitter.setCollapsible(1, False)
+        self.import_panel = ProgressPanel(self)
+        self.import_panel.canceled.connect(controller.editor.cancel_import)
+        central = QWidget(self)
+        column = QVBoxLayout(central)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(0)
+        column.addWidget(self.import_panel)
+        column.addWidget(self.splitter, 1)
+        self.setCentralWidget(central)
 
         self.model_label = QLabel("model: loading…", self)
         self.device_label = QLabel("", self)
-        self.gallery_label = QLabel("", self)
+        self.gallery_label = ElidedLabel("", self)
+        self.gallery_label.setMinimumWidth(160)
         for label in (self.model_label, self.device_label, self.gallery_label):
             self.statusBar().addPermanentWidget(label)
 
@@ -105,23 +115,26 @@ class MainWindow(QMainWindow):
         self._make_menus_and_toolbar()
         self._show_message("Starting…", "Loading the identification model and the gallery…")
 
-        controller.loading_started.connect(lambda text: self.statusBar().showMessage(text))
+        controller.loading_started.connect(self._on_loading_started)
         controller.loading_failed.connect(self._on_loading_failed)
+        controller.gallery_missing.connect(self._on_gallery_missing)
         controller.model_loaded.connect(self._on_model_loaded)
         controller.gallery_changed.connect(self._on_gallery_changed)
-        controller.entries_inserted.connect(self._update_review_page)
-        controller.current_entry_changed.connect(self._update_review_page)
+        controller.review.queue.rowsInserted.connect(self._update_review_page)
+        controller.review.current_entry_changed.connect(self._update_review_page)
+        controller.new_whale_requested.connect(self._on_new_whale_requested)
         controller.error_raised.connect(self._on_error_raised)
-        controller.status_messaged.connect(lambda text: self.statusBar().showMessage(text, 8000))
-        controller.undo_changed.connect(self.undo_action.setEnabled)
-        controller.import_started.connect(self._on_import_started)
-        controller.import_progressed.connect(self._on_import_progressed)
-        controller.import_finished.connect(self._on_import_finished)
-        self.compare_view.new_button.clicked.connect(self.new_whale)
+        controller.status_messaged.connect(self._on_status_messaged)
+        controller.undo_stack.canUndoChanged.connect(self.undo_action.setEnabled)
+        controller.undo_stack.canRedoChanged.connect(self.redo_action.setEnabled)
+        controller.undo_stack.undoTextChanged.connect(self._on_undo_text_changed)
+        controller.editor.import_started.connect(self._on_import_started)
+        controller.editor.import_progressed.connect(self.import_panel.set_progress)
+        controller.editor.import_finished.connect(self._on_import_finished)
         self.browser.import_requested.connect(self.import_catalogue_csv)
         self.browser.export_requested.connect(self.export_csv)
         self.tabs.currentChanged.connect(self._on_tab_changed)
-        self.resize(1280, 760)
+        self.resize(1280, 720)
 
     # ------------------------------------------------------------------ building
 
@@ -148,7 +161,7 @@ class MainWindow(QMainWindow):
         return action
 
     def _make_actions(self) -> None:
-        c, cv = self.controller, self.compare_view
+        c, cv, review = self.controller, self.compare_view, self.controller.review
         self.open_action = self._action(
             "&Open photos…",
             self.open_photos,
@@ -196,21 +209,24 @@ class MainWindow(QMainWindow):
         )
         self.open_gallery_action = self._action("Open &gallery folder…", self.open_gallery, None, "gallery")
         self.quit_action = self._action("&Quit", self.close, QKeySequence.StandardKey.Quit)
-        self.undo_action = self._action(
-            "&Undo last confirm / new whale", c.undo, QKeySequence.StandardKey.Undo, "undo"
-        )
+        self.undo_action = self._action("&Undo", c.undo, QKeySequence.StandardKey.Undo, "undo",
+                                        "Undo the last confirm or new whale")
         self.undo_action.setEnabled(False)
+        self.redo_action = self._action("&Redo", c.redo, ["Ctrl+Shift+Z", "Ctrl+Y"], None,
+                                        "Redo what was undone")
+        self.redo_action.setEnabled(False)
         self.clear_action = self._action("&Clear finished photos from the queue", c.clear_finished)
         self.identify_action = self._action("&Identify waiting photos", c.identify_waiting, None, "identify")
         # review keys: enabled only while the review tab shows, so typing in the browser's search is safe
         self.review_actions = [
-            self._action("Same whale (confirm)", c.confirm, ["Return", "Enter"], "confirm"),
-            self._action("New whale…", self.new_whale, "N", "new-whale"),
+            self._action("What the verdict proposes", c.accept_proposal, ["Return", "Enter"]),
+            self._action("Same whale (confirm)", c.confirm, "C", "confirm"),
+            self._action("New whale…", c.request_new_whale, "N", "new-whale"),
             self._action("Skip", c.skip, "S", "skip"),
-            self._action("Previous candidate", lambda: c.step_candidate(-1), "Left"),
-            self._action("Next candidate", lambda: c.step_candidate(1), "Right"),
-            self._action("Previous photo of this whale", lambda: c.step_candidate_photo(-1), "Up"),
-            self._action("Next photo of this whale", lambda: c.step_candidate_photo(1), "Down"),
+            self._action("Previous candidate", lambda: review.step_candidate(-1), "Left"),
+            self._action("Next candidate", lambda: review.step_candidate(1), "Right"),
+            self._action("Previous photo of this whale", lambda: review.step_candidate_photo(-1), "Up"),
+            self._action("Next photo of this whale", lambda: review.step_candidate_photo(1), "Down"),
             self._action("Zoom in", lambda: cv.zoom_by(1.25), ["+", "=", "Ctrl++"], "zoom-in"),
             self._action("Zoom out", lambda: cv.zoom_by(0.8), ["-", "Ctrl+-"], "zoom-out"),
             self._action("Fit", cv.fit, ["0", "F"], "zoom-fit"),
@@ -226,6 +242,7 @@ class MainWindow(QMainWindow):
         self.gallery_tab_action = self._action(
             "&Gallery", lambda: self.tabs.setCurrentIndex(1), "Ctrl+2", "gallery"
         )
+        self.queue_action = self._action("Show the &queue", self.toggle_queue, "F9")
         self.shortcuts_action = self._action("&Keyboard shortcuts", self.show_shortcuts, "F1")
         self.log_action = self._action("Open &log folder", self.open_log_folder)
 
@@ -249,6 +266,7 @@ class MainWindow(QMainWindow):
             file_menu.addSeparator() if a is None else file_menu.addAction(a)
         edit_menu = menu.addMenu("&Edit")
         edit_menu.addAction(self.undo_action)
+        edit_menu.addAction(self.redo_action)
         edit_menu.addAction(self.identify_action)
         edit_menu.addAction(self.clear_action)
         review_menu = menu.addMenu("&Review")
@@ -257,6 +275,7 @@ class MainWindow(QMainWindow):
         view_menu = menu.addMenu("&View")
         view_menu.addAction(self.review_tab_action)
         view_menu.addAction(self.gallery_tab_action)
+        view_menu.addAction(self.queue_action)
         help_menu = menu.addMenu("&Help")
         help_menu.addAction(self.shortcuts_action)
         help_menu.addAction(self.log_action)
@@ -282,62 +301,10 @@ class MainWindow(QMainWindow):
         self.top_spin.valueChanged.connect(self._on_top_changed)
         tools.addWidget(self.top_spin)
 
-    def _make_welcome(self) -> QWidget:
-        page = QWidget(self)
-        page.setObjectName("welcome")
-        title = QLabel("Your gallery is empty", page)
-        title.setObjectName("welcomeTitle")
-        text = QLabel(
-            "whalegui finds the whale in a fluke photo among the whales in your gallery.<br>"
-            "Start with known whales:<ul>"
-            "<li><b>Import a catalogue</b>: a CSV with columns <i>Image,Id</i> and its photo folder, "
-            "or a folder with one sub-folder of photos per whale;</li>"
-            "<li>or <b>open the demo</b>: synthetic whales and query photos to try everything in a "
-            "minute;</li>"
-            "<li>or drop fluke photos here and enroll each as a <b>new whale</b> (N).</li></ul>",
-            page,
-        )
-        text.setWordWrap(True)
-        text.setTextFormat(Qt.TextFormat.RichText)
-        buttons = QHBoxLayout()
-        for label, name, slot in (
-            ("Import a catalogue (CSV)…", "import", self.import_catalogue_csv),
-            ("Import folders (one per whale)…", "open-folder", self.import_catalogue_folders),
-            ("Open the demo", "demo", self.controller.open_demo),
-        ):
-            b = QPushButton(icon(name), label, page)
-            b.setObjectName("welcomeButton")
-            b.clicked.connect(slot)
-            buttons.addWidget(b)
-        buttons.addStretch(1)
-        box = QVBoxLayout(page)
-        box.setContentsMargins(40, 30, 40, 30)
-        box.addWidget(title)
-        box.addWidget(text)
-        box.addLayout(buttons)
-        box.addStretch(1)
-        return page
-
-    def _make_message_page(self) -> tuple[QWidget, QLabel, QLabel]:
-        page = QWidget(self)
-        page.setObjectName("welcome")
-        title = QLabel("", page)
-        title.setObjectName("welcomeTitle")
-        text = QLabel("", page)
-        text.setWordWrap(True)
-        text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        box = QVBoxLayout(page)
-        box.setContentsMargins(40, 30, 40, 30)
-        box.addWidget(title)
-        box.addWidget(text)
-        box.addStretch(1)
-        return page, title, text
-
     # ------------------------------------------------------------------ state
 
     def _show_message(self, title: str, text: str) -> None:
-        self.message_title.setText(title)
-        self.message_text.setText(text)
+        self.message_page.show_message(title, text)
         self.review_stack.setCurrentWidget(self.message_page)
 
     def _update_review_page(self, *_: object) -> None:
@@ -345,10 +312,21 @@ class MainWindow(QMainWindow):
         if not c.ready:
             return
         empty_gallery = c.info is None or c.info.photo_count == 0
-        if empty_gallery and not c.entries:
+        if empty_gallery and not c.entries and c.editor.importing:  # not "empty" while the import fills it
+            self._show_message("Importing the catalogue…", messages.IMPORTING_TEXT)
+        elif empty_gallery and not c.entries:
             self.review_stack.setCurrentWidget(self.welcome)
         else:
             self.review_stack.setCurrentWidget(self.compare_view)
+
+    def _on_loading_started(self, text: str) -> None:
+        self.statusBar().showMessage(text)
+
+    def _on_status_messaged(self, text: str) -> None:
+        self.statusBar().showMessage(text, 8000)
+
+    def _on_undo_text_changed(self, text: str) -> None:
+        self.undo_action.setToolTip(f"Undo {text}" if text else "Nothing to undo")
 
     def _on_model_loaded(self, name: str, device: str) -> None:
         self.model_label.setText(f"model: {name}")
@@ -363,18 +341,46 @@ class MainWindow(QMainWindow):
         self._show_message(title, text)
         self.statusBar().showMessage(title)
 
-    def _on_gallery_changed(self) -> None:
-        info = self.controller.info
-        if info is not None:
-            self.gallery_label.setText(f"gallery: {info.whale_count} whales, {info.photo_count} photos")
-            self.gallery_label.setToolTip(str(info.folder))
+    def _on_gallery_missing(self, folder: Path) -> None:
+        """A gallery folder the user named does not exist: ask before creating an empty gallery there."""
+        message = messages.gallery_missing(folder)
+        self._show_message(message.title, str(folder))
+        box = QMessageBox(QMessageBox.Icon.Question, message.title, message.text,
+                          QMessageBox.StandardButton.NoButton, self)
+        create = box.addButton("Create a new gallery there", QMessageBox.ButtonRole.AcceptRole)
+        choose = box.addButton("Choose another folder…", QMessageBox.ButtonRole.ActionRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(choose)
+
+        def answered() -> None:
+            self.gallery_question = None
+            clicked = box.clickedButton()
+            if clicked is create:
+                self.controller.create_gallery()
+            elif clicked is choose:
+                chosen = QFileDialog.getExistingDirectory(self, "The gallery folder", self._start_dir())
+                if chosen:
+                    self.controller.create_gallery(chosen)
+                else:
+                    self.controller.decline_gallery()
+            else:
+                self.controller.decline_gallery()
+            box.deleteLater()
+
+        box.finished.connect(answered)
+        self.gallery_question = box
+        box.open()
+
+    def _on_gallery_changed(self, info: GalleryInfo) -> None:
+        self.gallery_label.setText(f"gallery: {messages.gallery_summary(info.whale_count, info.photo_count)}")
+        self.gallery_label.set_tooltip(str(info.folder))
         self._update_review_page()
 
     def _on_tab_changed(self, index: int) -> None:
         for action in self.review_actions:
             action.setEnabled(index == 0)
         if index == 1:
-            self.controller.refresh_gallery()
+            self.controller.editor.refresh()
 
     def _on_top_changed(self, value: int) -> None:
         self.controller.settings.top_k = value
@@ -397,13 +403,13 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ adding photos
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        self.dragMoveEvent(event)  # a QDragEnterEvent is a QDragMoveEvent
+
+    def dragMoveEvent(self, event: QDragMoveEvent) -> None:
         if event.mimeData().hasUrls() or event.mimeData().hasImage():
             event.acceptProposedAction()
         else:
             event.ignore()
-
-    def dragMoveEvent(self, event: QDragEnterEvent) -> None:
-        self.dragEnterEvent(event)
 
     def dropEvent(self, event: QDropEvent) -> None:
         if self.add_from_mime(event.mimeData()):
@@ -426,11 +432,9 @@ class MainWindow(QMainWindow):
         if mime.hasImage():
             image = QImage(mime.imageData())
             if not image.isNull():
-                folder = self.controller._make_temp_dir("whalegui-pasted-")
-                target = folder / f"pasted-{time.strftime('%Y%m%d-%H%M%S')}.png"
-                image.save(str(target))
                 self.tabs.setCurrentIndex(0)
-                return self.controller.add_paths([target])
+                self.controller.add_image(image)  # written to a file in a worker, then queued
+                return 1
         self.statusBar().showMessage("Nothing to add: copy or drop photo files, folders or an image.", 8000)
         return 0
 
@@ -464,38 +468,35 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ review
 
     def new_whale(self) -> None:
-        """Open the New whale dialog for the current query (non-blocking; OK enrolls)."""
+        """Open the New whale dialog for the photo under review."""
+        self.controller.request_new_whale()
+
+    def _on_new_whale_requested(self, entry: QueueEntry) -> None:
+        """Ask for the new whale's id, name and notes (non-blocking; Enroll enrolls)."""
         c = self.controller
-        entry = c.current_entry()
-        if entry is None or not entry.reviewable or self.enroll_dialog is not None:
+        if self.enroll_dialog is not None:
             return
-        meta = getattr(entry.identification, "meta", None)
+        meta = entry.identification.meta if entry.identification is not None else None
         dialog = EnrollDialog(
             c.suggest_whale_id(),
             photo_name=entry.name,
-            taken_at=getattr(meta, "taken_at", None) or entry.taken_at,
-            gps=getattr(meta, "gps", None),
+            taken_at=(meta.taken_at if meta is not None else None) or entry.taken_at,
+            gps=meta.gps if meta is not None else None,
             id_taken=c.whale_id_taken,
-            thumbnail=self._query_preview(entry.path),
+            thumbnail=self.compare_view.query_preview(entry.path) or c.thumbnails.pixmap(entry.path),
             parent=self,
         )
         self.enroll_dialog = dialog
 
         def done(result: int) -> None:
             self.enroll_dialog = None
-            if result == EnrollDialog.DialogCode.Accepted and c.current_entry() is entry:
+            if result == EnrollDialog.DialogCode.Accepted and c.review.current_entry is entry:
                 request = dialog.request()
                 c.enroll_current(request.whale_id, request.name, request.notes)
             dialog.deleteLater()
 
         dialog.finished.connect(done)
         dialog.open()
-
-    def _query_preview(self, path: Path) -> QPixmap | None:
-        pane = self.compare_view.query_pane
-        if pane.has_image() and pane.path == str(path):
-            return pane.pixmap()
-        return self.controller.thumbnails.pixmap(path)
 
     # ------------------------------------------------------------------ gallery
 
@@ -513,7 +514,7 @@ class MainWindow(QMainWindow):
         )
         if folder:
             self._remember_dir(Path(csv).parent)
-            self.controller.import_catalogue(csv, folder)
+            self.controller.editor.import_catalogue(csv, folder)
 
     def import_catalogue_folders(self) -> None:
         folder = QFileDialog.getExistingDirectory(
@@ -521,7 +522,7 @@ class MainWindow(QMainWindow):
         )
         if folder:
             self._remember_dir(Path(folder))
-            self.controller.import_catalogue(None, folder)
+            self.controller.editor.import_catalogue(None, folder)
 
     def export_csv(self) -> None:
         path, _ = QFileDialog.getSaveFileName(
@@ -531,7 +532,7 @@ class MainWindow(QMainWindow):
             "CSV files (*.csv)",
         )
         if path:
-            self.controller.export_csv(path)
+            self.controller.editor.export_csv(path)
 
     def open_gallery(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Open or create a gallery folder", self._start_dir())
@@ -539,53 +540,25 @@ class MainWindow(QMainWindow):
             self.controller.open_gallery(folder)
 
     def _on_import_started(self, what: str) -> None:
-        dialog = QProgressDialog(f"Importing {Path(what).name}…", "Cancel", 0, 0, self)
-        dialog.setWindowTitle("Import catalogue")
-        dialog.setWindowModality(Qt.WindowModality.WindowModal)
-        dialog.setMinimumDuration(300)
-        dialog.setAutoClose(False)
-        dialog.setAutoReset(False)
-        dialog.canceled.connect(self.controller.cancel_import)
-        self.import_progress = dialog
+        self.import_panel.start(f"Importing {Path(what).name}")
+        self.statusBar().clearMessage()  # the panel says what is going on
+        self._update_review_page()
 
-    def _on_import_progressed(self, done: int, total: int) -> None:
-        if self.import_progress is not None:
-            self.import_progress.setMaximum(max(total, 1))
-            self.import_progress.setValue(done)
-            self.import_progress.setLabelText(f"Importing photos: {done} of {total}")
-
-    def _on_import_finished(self, report: object) -> None:
-        if self.import_progress is not None:
-            self.import_progress.close()
-            self.import_progress.deleteLater()
-            self.import_progress = None
+    def _on_import_finished(self, report: ImportReport | None) -> None:
+        self.import_panel.finish()
+        self._update_review_page()
         if report is None:
-            return
-        errors = list(getattr(report, "errors", []))
-        lines = [
-            f"{getattr(report, 'imported', 0)} photos imported"
-            f" ({getattr(report, 'whales_created', 0)} new whales)",
-            f"{getattr(report, 'skipped_duplicates', 0)} already in the gallery",
-        ]
-        if getattr(report, "skipped_new_whale", 0):
-            lines.append(f"{report.skipped_new_whale} labelled new_whale skipped")  # type: ignore[attr-defined]
-        if errors:
-            lines.append(f"{len(errors)} could not be imported:")
-            lines += [f"  {name}: {reason}" for name, reason in errors[:8]]
-            if len(errors) > 8:
-                lines.append(f"  … and {len(errors) - 8} more (see the log file)")
-        if getattr(report, "cancelled", False):
-            lines.insert(0, "Cancelled.")
-        text = "\n".join(lines)
-        log.info("import report: %s", text.replace("\n", "; "))
-        self.statusBar().showMessage(lines[0], 10000)
-        if errors or getattr(report, "cancelled", False):
-            self.show_message_box(QMessageBox.Icon.Information, "Import finished", text)
+            return  # the controller reported the failure
+        summary = messages.import_summary(report)
+        log.info("import report: %s", summary.text.replace("\n", "; "))
+        self.statusBar().showMessage(summary.line, 10000)
+        if summary.needs_dialog:
+            self.show_message_box(QMessageBox.Icon.Information, "Import finished", summary.text)
 
     # ------------------------------------------------------------------ help and closing
 
     def show_shortcuts(self) -> None:
-        self.show_message_box(QMessageBox.Icon.Information, "Keyboard shortcuts", SHORTCUTS_HELP)
+        self.show_message_box(QMessageBox.Icon.Information, "Keyboard shortcuts", messages.SHORTCUTS_HELP)
 
     def open_log_folder(self) -> None:
         folder = log_dir()
@@ -596,3 +569,12 @@ class MainWindow(QMainWindow):
         if self.controller.batch_running:
             self.controller.cancel_batch()
         event.accept()
+
+    def toggle_queue(self) -> None:
+        """Show the queue panel, or fold it away to give the photos the window's width."""
+        sizes = self.splitter.sizes()
+        if sizes[0] > 0:
+            self.splitter.setSizes([0, sum(sizes)])
+        else:
+            wanted = QUEUE_MIN_WIDTH + 40
+            self.splitter.setSizes([wanted, max(sum(sizes) - wanted, 0)])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, fields
+from dataclasses import Field, dataclass, field, fields
 from pathlib import Path
 
 from PySide6.QtCore import QSettings
@@ -24,6 +24,12 @@ class Settings:
     model_path: str = ""  # empty: the bundled model
     last_folder: str = ""  # where the last file dialog was
     thumbnail_size: int = 96
+    path: Path | None = field(default=None, compare=False, repr=False)  # the file it was loaded from
+
+    @classmethod
+    def _stored(cls) -> list[Field[object]]:
+        """The fields written to the file (not where the file is)."""
+        return [f for f in fields(cls) if f.name != "path"]
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> Settings:
@@ -31,7 +37,7 @@ class Settings:
         path = Path(path) if path is not None else settings_path()
         store = QSettings(str(path), QSettings.Format.IniFormat)
         settings = cls()
-        for f in fields(cls):
+        for f in cls._stored():
             if not store.contains(f.name):
                 continue
             default = getattr(settings, f.name)
@@ -45,14 +51,15 @@ class Settings:
         settings.top_k = min(max(settings.top_k, 1), 20)
         if settings.device not in ("auto", "cpu", "cuda"):
             settings.device = "auto"
-        settings._path = path
+        settings.path = path
         return settings
 
     def save(self, path: str | Path | None = None) -> None:
-        path = Path(path) if path is not None else getattr(self, "_path", settings_path())
+        """Write the settings to ``path`` (default: the file they were loaded from, else the platform's)."""
+        path = Path(path) if path is not None else (self.path or settings_path())
         path.parent.mkdir(parents=True, exist_ok=True)
         store = QSettings(str(path), QSettings.Format.IniFormat)
-        for f in fields(self):
+        for f in self._stored():
             store.setValue(f.name, getattr(self, f.name))
         store.sync()
 

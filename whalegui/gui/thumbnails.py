@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+from functools import partial
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QImage, QPixmap
 
+from whalegui.core.records import PhotoRecord
 from whalegui.gui.workers import WorkerPool, load_qimage
 
 log = logging.getLogger(__name__)
@@ -40,10 +42,19 @@ class ThumbnailCache(QObject):
             key,
             self.size,
             priority=1,
-            on_result=lambda img, k=key: self._on_loaded(k, img),
-            on_error=lambda exc, k=key: self._on_failed(k, exc),
+            on_result=partial(self._on_loaded, key),
+            on_error=partial(self._on_failed, key),
         )
         return None
+
+    def photo_pixmap(self, photo: PhotoRecord | None) -> QPixmap | None:
+        """The thumbnail of a gallery photo (from its small copy when the gallery made one)."""
+        return self.pixmap(self.photo_file(photo)) if photo is not None else None
+
+    @staticmethod
+    def photo_file(photo: PhotoRecord) -> Path:
+        """The file a gallery photo's thumbnail is made from: its small copy, else the photo."""
+        return photo.thumb_path or photo.path
 
     def failed(self, path: str | Path) -> bool:
         return str(path) in self._failed

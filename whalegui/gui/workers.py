@@ -11,22 +11,25 @@ import contextlib
 import logging
 import threading
 from collections.abc import Callable
-from typing import Any
+from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 from PIL import Image
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, SignalInstance
 from PySide6.QtGui import QImage
 
 from whalegui.core.images import load_photo
 
 log = logging.getLogger(__name__)
 
+R = TypeVar("R")
+
 
 class WorkerSignals(QObject):
     """What a worker reports. Signals live in the GUI thread, so slots run there (queued connections)."""
 
-    progress = Signal(object)  # whatever the function passes to ``progress(...)``
+    progress = Signal(object)  # the value the function passes to ``progress(value)``
     result = Signal(object)  # the function's return value
     error = Signal(object)  # the exception it raised
     finished = Signal()  # always, after result or error
@@ -35,17 +38,21 @@ class WorkerSignals(QObject):
 class Worker(QRunnable):
     """Run ``fn(*args, **kwargs)`` in a thread pool.
 
-    With ``with_progress=True`` the function also receives ``progress=`` (a callable emitting
-    ``signals.progress``) and ``cancel=`` (the worker's ``threading.Event``).
+    With ``with_progress=True`` the function also receives ``progress=`` (a callable taking one value,
+    emitted as ``signals.progress``) and ``cancel=`` (the worker's ``threading.Event``).
     """
 
     def __init__(
-        self, fn: Callable[..., Any], *args: Any, with_progress: bool = False, name: str = "", **kwargs: Any
+        self,
+        fn: Callable[..., object],
+        *args: object,
+        with_progress: bool = False,
+        **kwargs: object,
     ) -> None:
         super().__init__()
         self.setAutoDelete(False)  # Python owns the worker; the pool keeps a reference until it finishes
         self.fn, self.args, self.kwargs = fn, args, kwargs
-        self.name = name or getattr(fn, "__name__", "worker")
+        self.name = getattr(fn, "__qualname__", "worker")
         self.signals = WorkerSignals()
         self.cancel_event = threading.Event()
         self._with_progress = with_progress
@@ -75,11 +82,11 @@ class Worker(QRunnable):
         finally:
             self._emit(self.signals.finished)
 
-    def _emit_progress(self, *value: Any) -> None:
-        self._emit(self.signals.progress, value[0] if len(value) == 1 else value)
+    def _emit_progress(self, value: object) -> None:
+        self._emit(self.signals.progress, value)
 
     @staticmethod
-    def _emit(signal: Any, *args: Any) -> None:
+    def _emit(signal: SignalInstance, *args: object) -> None:
         with contextlib.suppress(RuntimeError):  # the signals object is gone: the app is quitting
             signal.emit(*args)
 
@@ -110,21 +117,22 @@ class WorkerPool(QObject):
 
     def submit(
         self,
-        fn: Callable[..., Any],
-        *args: Any,
-        on_result: Callable[[Any], None] | None = None,
-        on_error: Callable[[Exception], None] | None = None,
-        on_progress: Callable[[Any], None] | None = None,
+        fn: Callable[..., R],
+        *args: object,
+        on_result: Callable[[R], object] | None = None,
+        on_error: Callable[[BaseException], None] | None = None,
+        on_progress: Callable[[object], None] | None = None,
         priority: int = 0,
-        with_progress: bool = False,
-        **kwargs: Any,
+        **kwargs: object,
     ) -> Worker:
-        """Start ``fn`` in the pool and connect the given slots; returns the worker."""
-        worker = Worker(fn, *args, with_progress=with_progress or on_progress is not None, **kwargs)
+        """Start ``fn`` in the pool and connect the given slots; returns the worker.
+
+        Without ``on_error`` a failure is logged with its traceback: an error is never dropped.
+        """
+        worker = Worker(fn, *args, with_progress=on_progress is not None, **kwargs)
         if on_result is not None:
             worker.signals.result.connect(on_result)
-        if on_error is not None:
-            worker.signals.error.connect(on_error)
+        worker.signals.error.connect(on_error if on_error is not None else _log_error(worker.name))
         if on_progress is not None:
             worker.signals.progress.connect(on_progress)
         return self.start(worker, priority)
@@ -148,6 +156,13 @@ class WorkerPool(QObject):
             self._active.discard(worker)
 
 
+def _log_error(name: str) -> Callable[[BaseException], None]:
+    def report(exc: BaseException) -> None:
+        log.error("background job %s failed: %s", name, exc, exc_info=exc)
+
+    return report
+
+
 def pil_to_qimage(image: Image.Image) -> QImage:
     """An RGB PIL image as a ``QImage`` that owns its pixels (safe to pass between threads)."""
     if image.mode != "RGB":
@@ -157,7 +172,7 @@ def pil_to_qimage(image: Image.Image) -> QImage:
     return QImage(arr.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
 
 
-def load_qimage(path: str, max_side: int | None = None) -> QImage:
+def load_qimage(path: str | Path, max_side: int | None = None) -> QImage:
     """Load a photo upright (EXIF-rotated) as a ``QImage``; full resolution unless ``max_side`` is given.
 
     Raises :class:`whalegui.core.errors.PhotoError` for unreadable photos.
@@ -168,3 +183,10 @@ def load_qimage(path: str, max_side: int | None = None) -> QImage:
     image = photo.image
     image.thumbnail((max_side, max_side), Image.Resampling.BILINEAR)
     return pil_to_qimage(image)
+
+
+def save_qimage(image: QImage, target: Path) -> Path:
+    """Write ``image`` to ``target`` (``.png``), in a worker: encoding a large pasted image takes a while."""
+    if not image.save(str(target)):  # the format follows the suffix
+        raise OSError(f"cannot write {target}")
+    return target

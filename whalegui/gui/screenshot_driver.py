@@ -1,0 +1,64 @@
+"""Steps the app into one of its main states for documentation screenshots (``--screenshot-state``)."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QTimer
+
+from whalegui.gui.controller import Controller
+from whalegui.gui.main_window import MainWindow
+from whalegui.gui.review_model import Status
+
+SCREENSHOT_STATES = ("empty", "queue", "review", "enroll", "gallery")
+
+
+class ScreenshotDriver:
+    """Polls the app every 200 ms and, once the state can be reached, drives the window into it."""
+
+    def __init__(self, window: MainWindow, controller: Controller, state: str) -> None:
+        self.window, self.controller, self.state = window, controller, state
+        self.done = False
+        self.timer = QTimer(window)
+        self.timer.timeout.connect(self.step)
+        self.timer.start(200)
+
+    def step(self) -> None:
+        c, w, review = self.controller, self.window, self.controller.review
+        busy = c.batch_running or c.editor.importing
+        if not c.ready or self.done:
+            return
+        if self.state == "empty":
+            self.done = True
+        elif self.state == "gallery":
+            if c.info is not None and c.info.whales and not c.editor.importing:
+                w.tabs.setCurrentIndex(1)
+                w.browser.select_whale(c.info.whales[0].whale_id)
+                self.done = True
+        elif self.state == "queue":
+            # a queue with every kind of entry: matched, new whale, needs review, an unreadable file
+            reviewable = [e for e in c.entries if e.reviewable]
+            if len(reviewable) < 4 or busy:
+                return
+            review.show(reviewable[0])
+            c.confirm()
+            review.show(reviewable[1])
+            c.enroll_current("", "Demo")
+            broken = c.make_temp_dir("whalegui-shot-") / "card-read-error.jpg"
+            broken.write_bytes(b"\xff\xd8\xff\xe0 half-written")
+            c.add_paths([broken])
+            self.done = True
+        elif any(e.status is Status.REVIEW for e in c.entries) and not busy:
+            current = review.current_entry
+            if current is None or not current.reviewable:
+                return
+            if self.state == "review":  # show a confident match: the entry nearest to a catalogued whale
+                best = min(
+                    (e for e in c.entries if e.reviewable and e.candidates),
+                    key=lambda e: e.candidates[0].distance,
+                    default=current,
+                )
+                review.show(best)
+            if self.state == "enroll":
+                c.request_new_whale()
+            self.done = True
+        if self.done:
+            self.timer.stop()
