@@ -98,12 +98,12 @@ class Analyser:
         vectors = self.embedder.embed_images(crops, batch_size=batch_size)
         clock.lap("embed")
         out = []
-        for im, f, size, vec, mine in zip(images, local, sizes, vectors, given, strict=True):
+        for im, f, size, vec, drawn in zip(images, local, sizes, vectors, given, strict=True):
             factor = size[0] / im.width
             features = _scaled(extract_features(im, f.box), factor)
-            if mine is None:
-                mine = _to_full(f, factor, size) if f.found else Fluke.whole(size)
-            out.append(Analysis(mine, vec, features))
+            # A drawn box is kept exactly as the researcher gave it; a found one is scaled back up.
+            found = _to_full(f, factor, size) if f.found else Fluke.whole(size)
+            out.append(Analysis(drawn if drawn is not None else found, vec, features))
         clock.lap("features")
         return out
 
@@ -113,16 +113,16 @@ class Analyser:
         finder = self.embedder.finder
         todo = [i for i, f in enumerate(given) if f is None]
         found = finder.find_many([images[i] for i in todo]) if finder is not None and todo else []
-        detected = dict(zip(todo, found, strict=False))
+        detected = dict(zip(todo, found, strict=False))  # nothing found without a finder
         local: list[Fluke] = []
-        for i, (im, mine, size) in enumerate(zip(images, given, sizes, strict=True)):
-            if mine is None:
-                local.append(detected.get(i) or Fluke.whole(im.size))
+        for i, (im, drawn, size) in enumerate(zip(images, given, sizes, strict=True)):
+            if drawn is None:
+                local.append(detected[i] if i in detected else Fluke.whole(im.size))
                 continue
-            f = mine.scaled(im.width / size[0])
+            f = drawn.scaled(im.width / size[0])
             box = clamp_box(f.box, im.size)
             if box[2] - box[0] < MIN_BOX_PIXELS or box[3] - box[1] < MIN_BOX_PIXELS:
-                raise ValueError(f"the fluke's box {tuple(round(v) for v in mine.box)} is too small to crop")
+                raise ValueError(f"the fluke's box {tuple(round(v) for v in drawn.box)} is too small to crop")
             local.append(Fluke(box, f.source, f.score, f.tips, f.angle))
         return local
 

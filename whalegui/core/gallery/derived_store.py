@@ -10,7 +10,7 @@ transaction, with the new model's stamp, only when every photo is done.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from whalegui.core.errors import GalleryError
@@ -58,13 +58,20 @@ class DerivedStore:
                     log.debug("photo %s: damaged local features", photo_id)
         return out
 
-    def feature_rows(self) -> list[tuple[int, int | None, bytes | None]]:
-        """(photo id, version, blob) of every photo, by id; version and blob None where none are stored."""
+    def feature_rows(self) -> Iterator[tuple[int, int | None, bytes | None]]:
+        """(photo id, version, blob) of every photo, by id, a chunk of photos at a time (a gallery's
+        features may not fit in memory at once); version and blob None where none are stored."""
+        ids = [int(r[0]) for r in self._store.query("SELECT id FROM photos ORDER BY id")]
         if self._store.schema_version < 2:
-            return [(int(r[0]), None, None) for r in self._store.query("SELECT id FROM photos ORDER BY id")]
-        return [(int(r[0]), r[1], r[2]) for r in self._store.query(
-            "SELECT p.id, f.version, f.blob FROM photos p LEFT JOIN features f ON f.photo_id = p.id "
-            "ORDER BY p.id")]
+            yield from ((i, None, None) for i in ids)
+            return
+        for chunk in id_chunks(ids):
+            marks = ",".join("?" * len(chunk))
+            stored = {int(r[0]): (r[1], r[2]) for r in self._store.query(
+                f"SELECT photo_id, version, blob FROM features WHERE photo_id IN ({marks})", chunk)}
+            for photo_id in chunk:
+                version, blob = stored.get(photo_id, (None, None))
+                yield photo_id, version, blob
 
     def set_derived(self, photo_id: int, fluke: Fluke | None, features: LocalFeatures | None) -> None:
         """Record a photo's rebuilt fluke box and/or local features (None keeps what is there). The
