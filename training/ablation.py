@@ -1,7 +1,8 @@
 """``whale-train ablation``: what each stage of the identification pipeline is worth, in one table.
 
 Rows: the floor (raw ImageNet VGG16, no training), the floor with verification, the model on the whole frame,
-the model on the detector's crop, and each of those with verification. Columns, for each evaluation set:
+the model on the detector's crop, the model cropping only flukes small in their frame (the app's rule), and
+each of those with verification. Columns, for each evaluation set:
 known-whale top-1 and top-5, MAP@5 with ``new_whale``, the new-whale AUC and the query counts.
 
 Evaluation sets:
@@ -37,8 +38,9 @@ import numpy as np
 
 from training.real_split import Ranking, Scores, choose_threshold, cosine_distances, score, standard
 from training.stages import ImageEmbedder, ProgressFn, Stages
-from whalegui.core.fluke import Fluke, FlukeFinder, box_iou
+from whalegui.core.fluke import Fluke, FlukeFinder, box_iou, crops_for_embedding
 from whalegui.core.identify import PhotoHit, rank_by_whale
+from whalegui.core.images import read_metadata
 from whalegui.core.records import NEW_WHALE
 from whalegui.core.verify import INLIER_FLOOR, LocalFeatures, fused_distance, verify
 
@@ -175,6 +177,12 @@ def choose_weight(dist: np.ndarray, candidates: Candidates, protocol: Protocol,
     return best[1], best[2], best[3]
 
 
+#: The app's rule (:func:`whalegui.core.fluke.crops_for_embedding`, the card's ``crop_below``): a fluke is
+#: cropped for the embedding only when its box covers less than this share of the frame. Fixed beforehand
+#: ("clearly smaller than the frame"), not tuned on any evaluation set.
+CROP_BELOW = 0.5
+
+
 @dataclass(frozen=True)
 class Pipeline:
     """One row: which embeddings (``floor`` or ``model``, ``frame`` or ``crop``) and whether verified."""
@@ -192,6 +200,9 @@ PIPELINES = (
     Pipeline("model, detector crop", "model", "crop", False),
     Pipeline("model, whole frame + verification", "model", "frame", True),
     Pipeline("model, detector crop + verification", "model", "crop", True),
+    Pipeline(f"model, crop only a fluke under {CROP_BELOW:.0%} of the frame", "model", "auto", False),
+    Pipeline(f"model, crop only a fluke under {CROP_BELOW:.0%} of the frame + verification", "model", "auto",
+             True),
 )
 
 
@@ -217,10 +228,21 @@ class Ablation:
         self._flukes: dict[str, list[Fluke]] = {}
         self._embeddings: dict[tuple[str, str, str], np.ndarray] = {}
         self._features: dict[tuple[str, str], list[LocalFeatures]] = {}
+        self._small: dict[str, np.ndarray] = {}
 
     def pipelines(self) -> list[Pipeline]:
         return [p for p in PIPELINES if (p.embedding != "floor" or self.floor is not None)
-                and (p.view != "crop" or self.finder is not None)]
+                and (p.view == "frame" or self.finder is not None)]
+
+    def small(self, source: Source) -> np.ndarray:
+        """Per photo, whether the app would crop it for the embedding (its fluke is small in the frame)."""
+        if source.name not in self._small:
+            flukes = self.flukes(source)
+            assert flukes is not None
+            sizes = [(m.width, m.height) for m in map(read_metadata, source.paths)]
+            self._small[source.name] = np.array(
+                [crops_for_embedding(f, size, CROP_BELOW) for f, size in zip(flukes, sizes, strict=True)])
+        return self._small[source.name]
 
     def stages(self, source: Source) -> Stages:
         if source.name not in self._stages:
@@ -236,6 +258,10 @@ class Ablation:
         return self._flukes[source.name]
 
     def embeddings(self, source: Source, p: Pipeline) -> np.ndarray:
+        if p.view == "auto":  # per photo, the crop's or the whole frame's, as the app chooses
+            frame, crop = (self.embeddings(source, Pipeline("", p.embedding, v, False))
+                           for v in ("frame", "crop"))
+            return np.where(self.small(source)[:, None], crop, frame)
         key = (source.name, p.embedding, p.view)
         if key not in self._embeddings:
             st = self.stages(source)
@@ -249,6 +275,10 @@ class Ablation:
         return self._embeddings[key]
 
     def features(self, source: Source, p: Pipeline) -> list[LocalFeatures]:
+        if p.view == "auto":
+            frame, crop = (self.features(source, Pipeline("", p.embedding, v, False))
+                           for v in ("frame", "crop"))
+            return [c if s else f for f, c, s in zip(frame, crop, self.small(source), strict=True)]
         key = (source.name, p.view)
         if key not in self._features:
             self._features[key] = self.stages(source).features(
@@ -270,8 +300,10 @@ class Ablation:
 
         embedder = self.floor if p.embedding == "floor" else self.model
         assert embedder is not None
-        detector = self.finder.fingerprint if self.finder is not None and p.view == "crop" else None
+        detector = self.finder.fingerprint if self.finder is not None and p.view != "frame" else None
         key = [protocol.name, embedder.fingerprint, p.view, detector, self.margin, VERIFY_TOP]
+        if p.view == "auto":
+            key.append(CROP_BELOW)
         out = self.stages(source).cached("inliers", key, compute)
         return dist, Candidates(out["photos"], out["inliers"])
 
