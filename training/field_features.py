@@ -121,10 +121,7 @@ def block4_features(extractor: Any, views: FieldViews, n_views: int, *, weights:
     photos, views, preprocessing and weights made them before (never with random weights)."""
     if work is None or weights.lower() == "none":
         return extract_features(extractor, views, n_views)
-    spec = {"paths": [str(p) for p in views.paths], "prep": repr(views.prep), "views": n_views,
-            "tag": views.tag, "weights": weights, "layer": LAYER, "version": _CACHE_VERSION}
-    key = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
-    path = work / f"{label}-{key}.npy"
+    path = cache_path(work, label, views, n_views, weights)
     if path.is_file():
         log.info("reusing %s", path)
         return np.asarray(np.load(path))
@@ -142,6 +139,15 @@ def block4_features(extractor: Any, views: FieldViews, n_views: int, *, weights:
     np.save(tmp, feats)
     tmp.replace(path)
     return feats
+
+
+def cache_path(work: Path, label: str, views: FieldViews, n_views: int, weights: str) -> Path:
+    """Where :func:`block4_features` keeps these features: ``work/LABEL-KEY.npy``, the key a digest of
+    the photos, views, preprocessing, weights and layer."""
+    spec = {"paths": [str(p) for p in views.paths], "prep": repr(views.prep), "views": n_views,
+            "tag": views.tag, "weights": weights, "layer": LAYER, "version": _CACHE_VERSION}
+    key = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
+    return work / f"{label}-{key}.npy"
 
 
 def floor_descriptors(feats4: np.ndarray, weights: str, batch: int = 256) -> np.ndarray:
