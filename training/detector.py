@@ -21,6 +21,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from training.model import NetTrainer
 from whalegui.core.fluke import DETECTOR_KIND, DetectorCard
 from whalegui.core.model_card import card_path_for, file_sha256
 
@@ -71,18 +72,9 @@ def giou_loss(truth: tf.Tensor, pred: tf.Tensor) -> tf.Tensor:
     return 1.0 - iou + (enclosing - union) / enclosing
 
 
-class DetectorTrainer(keras.Model):  # type: ignore[misc]
+class DetectorTrainer(NetTrainer):
     """Trains ``net``: GIoU + 2 L1 on the box and 2 L1 on the tips, averaged over frames that hold a fluke,
     plus 0.3 binary cross-entropy on presence over all frames. Batches are ``(frames, {box, tips, has})``."""
-
-    def __init__(self, net: keras.Model, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.net = net
-        self.loss_tracker = keras.metrics.Mean(name="loss")
-
-    def call(self, x: tf.Tensor, training: bool = False) -> dict[str, tf.Tensor]:
-        out: dict[str, tf.Tensor] = self.net(x, training=training)
-        return out
 
     def _loss(self, data: tuple[tf.Tensor, dict[str, tf.Tensor]], training: bool) -> tf.Tensor:
         x, y = data
@@ -93,23 +85,6 @@ class DetectorTrainer(keras.Model):  # type: ignore[misc]
         tip_loss = 2.0 * tf.reduce_mean(tf.abs(y["tips"] - out["tips"]), 1)
         bce = keras.losses.binary_crossentropy(tf.reshape(has, [-1, 1]), out["has"])
         return tf.reduce_sum(weight * (box_loss + tip_loss)) + 0.3 * tf.reduce_mean(bce)
-
-    def train_step(self, data: tuple[tf.Tensor, dict[str, tf.Tensor]]) -> dict[str, tf.Tensor]:
-        with tf.GradientTape() as tape:
-            loss = self._loss(data, training=True)
-        variables = self.net.trainable_variables
-        grads = tape.gradient(loss, variables)
-        self.optimizer.apply_gradients(zip(grads, variables, strict=True))
-        self.loss_tracker.update_state(loss)
-        return {"loss": self.loss_tracker.result()}
-
-    def test_step(self, data: tuple[tf.Tensor, dict[str, tf.Tensor]]) -> dict[str, tf.Tensor]:
-        self.loss_tracker.update_state(self._loss(data, training=False))
-        return {"loss": self.loss_tracker.result()}
-
-    @property
-    def metrics(self) -> list[Any]:
-        return [self.loss_tracker]
 
 
 @dataclass(frozen=True)
