@@ -160,9 +160,11 @@ def test_show_matches_marks_the_pairs_on_both_photos(
     assert found.inliers > 0 and len(found.pairs) == found.inliers
     np.testing.assert_allclose(view.query_pane.marks(), found.pairs[:, :2], atol=1e-3)
     np.testing.assert_allclose(view.candidate_pane.marks(), found.pairs[:, 2:], atol=1e-3)
+    assert len(view.panes.match_lines.lines()) == found.inliers  # fitted: every pair is on screen, joined
     mark = "matching mark" if found.inliers == 1 else "matching marks"
     assert f"{found.inliers} {mark}" in view.panes.candidate_title.text()
 
     QTest.keyClick(window, Qt.Key.Key_M)
     assert not view.show_matches
     assert view.query_pane.marks() == [] and view.candidate_pane.marks() == []
+    assert view.panes.match_lines.lines() == []

@@ -212,6 +212,7 @@ class CompareView(QWidget):
             self.candidate_pane.set_marks([])
             if self.show_matches and key is not None and not current:
                 self._controller.flukes.request_matches(*key)
+        self.panes.match_lines.update()
         self._update_candidate_title()
 
     def _on_matches_loaded(self, identification: Identification, photo_id: int, found: Verification) -> None:
@@ -271,6 +272,7 @@ class CompareView(QWidget):
     def _apply(self) -> None:
         for pane in (self.query_pane, self.candidate_pane):
             pane.show_at(self.zoom, self.centre)
+        self.panes.match_lines.update()
         self.zoom_label.setText(f"{self.zoom * 100:.0f}% of fit" if self.query_pane.has_image() else "")
 
     def _on_pane_panned(self, fx: float, fy: float) -> None:
