@@ -1,5 +1,5 @@
 """The review's fluke box (drawn on the query and the candidate, redrawn by the researcher and used to
-identify again) and the matched-marks overlay, over a real gallery made with a real (known-answer) detector."""
+identify again) and the matched-marks overlay, over a real gallery made with a known-answer detector."""
 
 from __future__ import annotations
 
@@ -30,7 +30,8 @@ def finder_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The tiny embedder with a fluke finder and verification of the 3 nearest whales on its card."""
     folder = tmp_path_factory.mktemp("finder-model")
     make_detector(folder, BOX_FRACTIONS, [0.125, 0.5, 0.875, 0.5], 0.9, name="finder")
-    return make_tiny_model(folder, name="tiny-finder", threshold=0.3, fluke_finder=FlukeFinderRef("finder", 0.1),
+    return make_tiny_model(folder, name="tiny-finder", threshold=0.3,
+                           fluke_finder=FlukeFinderRef("finder", 0.1),
                            verification=VerificationSettings(0.05, 3))
 
 
@@ -81,7 +82,7 @@ def test_the_fluke_box_is_drawn_on_the_query_and_the_candidate(
 def test_without_a_fluke_the_header_says_the_whole_frame_is_used(
     qtbot: QtBot, app_window: AppWindow, queries: dict[str, Path]
 ) -> None:
-    window, controller = app_window  # the tiny model has no fluke finder
+    window, _controller = app_window  # the tiny model has no fluke finder
     review_query(qtbot, app_window, queries["alpha"])
     assert "no fluke found: whole frame used" in window.compare_view.panes.query_title.text()
     assert window.compare_view.query_pane.fluke_box() is None
@@ -104,7 +105,8 @@ def test_a_box_dragged_on_the_query_identifies_it_again_and_is_kept_at_confirm(
     QTest.mouseRelease(q.viewport(), Qt.MouseButton.LeftButton, shift, end)
 
     entry = controller.entries[0]
-    qtbot.waitUntil(lambda: entry.identification is not first and entry.status is Status.REVIEW, timeout=10000)
+    qtbot.waitUntil(lambda: entry.identification is not first and entry.status is Status.REVIEW,
+                    timeout=10000)
     fluke = entry.identification.fluke if entry.identification is not None else None
     assert fluke is not None and fluke.source == "researcher"
     assert fluke.box == pytest.approx(drawn, abs=2.0)
