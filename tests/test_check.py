@@ -166,6 +166,30 @@ def _damage_embedding(folder: Path) -> None:
     conn.close()
 
 
+def _sql(folder: Path, statement: str, *params: object) -> None:
+    with sqlite3.connect(folder / "gallery.sqlite") as conn:
+        conn.execute(statement, params)
+    conn.close()
+
+
+def _delete_features(folder: Path) -> None:
+    _sql(folder, "DELETE FROM features WHERE photo_id = (SELECT MIN(id) FROM photos)")
+
+
+def _damage_features(folder: Path) -> None:
+    _sql(folder, "UPDATE features SET blob = substr(blob, 1, length(blob) - 7) WHERE photo_id = "
+                 "(SELECT MAX(id) FROM photos)")
+
+
+def _stale_features(folder: Path) -> None:
+    _sql(folder, "UPDATE features SET version = 0")
+
+
+def _delete_box(folder: Path) -> None:
+    _sql(folder, "UPDATE photos SET box_left = NULL, box_source = NULL WHERE id = "
+                 "(SELECT MIN(id) FROM photos)")
+
+
 def _orphan_files(folder: Path) -> None:
     (folder / "photos" / "zz").mkdir()
     shutil.copy(stored_photos(folder)[0], folder / "photos" / "zz" / "kept by the user.jpg")
@@ -195,6 +219,14 @@ BREAKAGES = {
                                                                 "run 'whalegui reembed'"], False,
                                           ["index"], ["model: the gallery was embedded with"]),
     "embedding damaged": Breakage(_damage_embedding, ["its embedding is damaged"], True, ["re-embedded"], []),
+    "local features deleted": Breakage(_delete_features, ["its local features are missing"], True,
+                                       ["its local features are missing; rebuilt from the stored photo"], []),
+    "local features damaged": Breakage(_damage_features, ["its local features are damaged"], True,
+                                       ["its local features are damaged; rebuilt from the stored photo"], []),
+    "local features stale": Breakage(_stale_features, ["its local features are stale (version 0"], True,
+                                     ["this whalegui makes 1); rebuilt from the stored photo"], []),
+    "fluke box missing": Breakage(_delete_box, ["its fluke box is missing"], True,
+                                  ["its fluke box is missing; rebuilt from the stored photo"], []),
 }
 
 
@@ -312,3 +344,44 @@ def test_check_with_another_model_reports_the_mismatch(
     code, out = check(built, gallery, capsys, "--repair", model=other)
     assert code == 1 and count_photo_rows(gallery) == WHALES * PHOTOS_PER_WHALE
     assert check(built, gallery, capsys)[0] == 0  # the gallery's own model: still healthy
+
+
+def derived(folder: Path) -> dict[int, tuple[object, ...]]:
+    """Each photo's fluke box and local features, as stored."""
+    with sqlite3.connect(folder / "gallery.sqlite") as conn:
+        rows = conn.execute("SELECT p.id, p.box_left, p.box_top, p.box_right, p.box_bottom, p.box_source, "
+                            "p.box_score, p.box_angle, f.version, f.blob FROM photos p "
+                            "LEFT JOIN features f ON f.photo_id = p.id ORDER BY p.id").fetchall()
+    conn.close()
+    return {int(r[0]): tuple(r[1:]) for r in rows}
+
+
+def test_repair_rebuilds_the_same_boxes_and_features(built: Built, gallery: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    before = derived(gallery)
+    assert all(row[4] == "frame" and row[-1] for row in before.values())  # no fluke finder: the whole frame
+    _delete_features(gallery)  # photo 1
+    _damage_features(gallery)  # photo 6
+    _sql(gallery, "UPDATE features SET version = 0 WHERE photo_id = 2")
+    _sql(gallery, "UPDATE photos SET box_source = NULL WHERE id = 3")
+    assert derived(gallery) != before
+    code, out = check(built, gallery, capsys)
+    assert code == 1 and out.count("problem: photo") == 4, out
+    code, out = check(built, gallery, capsys, "--repair")
+    assert code == 0 and out.count("rebuilt from the stored photo") == 4, out
+    assert derived(gallery) == before
+
+
+def test_without_a_model_features_are_rebuilt_but_a_box_is_not(built: Built, gallery: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    _delete_features(gallery)
+    _delete_box(gallery)
+    _sql(gallery, "DELETE FROM features WHERE photo_id = (SELECT MAX(id) FROM photos)")
+    capsys.readouterr()
+    assert main(["check", "--gallery", str(gallery), "--repair"]) == 1  # the bundled model did not embed it
+    out = capsys.readouterr().out
+    assert "its local features are missing; rebuilt from the stored photo" in out
+    assert "problem:" in out and "its fluke box is missing" in out and "load the gallery's model" in out
+    assert count_photo_rows(gallery) == WHALES * PHOTOS_PER_WHALE
+    code, out = check(built, gallery, capsys, "--repair")
+    assert code == 0, out

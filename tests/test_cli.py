@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 
 from tests.flukes import pattern_photo, synthetic_kaggle_set
-from tests.models import make_tiny_model
+from tests.models import make_detector, make_tiny_model
 from whalegui.cli import main
 from whalegui.core.gallery import INDEX_NAME, Gallery
 from whalegui.core.identify import NEW_WHALE, map_at_5
+from whalegui.core.model_card import FlukeFinderRef, VerificationSettings
 
 
 @pytest.fixture(scope="module")
@@ -96,6 +97,31 @@ def test_identify_formats_and_a_bad_photo(tmp_path: Path, gallery: Path, model: 
     code, out, _ = run(capsys, "identify", "--gallery", gallery, "--model", model, "--threshold", "0",
                        query)
     assert code == 0 and "NEW whale" in out
+
+
+def test_identify_json_gives_the_fluke_and_the_verification(tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / "pipeline"
+    make_detector(folder, [0.25, 0.125, 0.75, 0.875], [0.25, 0.5, 0.75, 0.5], 0.8, name="finder")
+    model = make_tiny_model(folder, fluke_finder=FlukeFinderRef("finder", 0.1),
+                            verification=VerificationSettings(0.05, 2))
+    gallery = tmp_path / "gallery"
+    for w in range(3):
+        shots = [pattern_photo(tmp_path / "in" / f"w{w}_{j}.jpg", w, j, size=(256, 128)) for j in range(2)]
+        assert run(capsys, "enroll", "--gallery", gallery, "--model", model, "--new", "--whale", f"whale{w}",
+                   *shots)[0] == 0
+    query = pattern_photo(tmp_path / "q.jpg", 1, 50, size=(256, 128))
+    code, out, _ = run(capsys, "identify", "--gallery", gallery, "--model", model, "--format", "json",
+                       "--top", "3", query)
+    assert code == 0
+    result = json.loads(out)
+    assert result["fluke"] == {"box": [64.0, 16.0, 192.0, 112.0], "source": "detector", "score": 0.8}
+    first, second, third = result["candidates"]
+    assert first["whale_id"] == "whale1"
+    assert isinstance(first["inliers"], int) and isinstance(second["inliers"], int)
+    assert third["inliers"] is None  # only the card's 2 candidates are verified
+    assert third["distance"] == third["embedding_distance"]
+    assert first["distance"] <= first["embedding_distance"]
 
 
 def test_enroll_add_info_export(tmp_path: Path, gallery: Path, model: Path,

@@ -379,13 +379,17 @@ def _load_embedder(args: argparse.Namespace) -> Any:
 
 
 def _identification_json(path: Path, result: Any) -> dict[str, Any]:
+    fluke = result.fluke
     return {
         "photo": str(path),
         "candidates": [{"whale_id": c.whale_id, "name": c.name, "distance": round(c.distance, 6),
+                        "embedding_distance": round(c.embedding_distance, 6), "inliers": c.inliers,
                         "photo": str(c.photo.path), "photo_count": c.photo_count} for c in result.candidates],
         "new_whale": bool(result.new_whale),
         "threshold": result.threshold,
         "duplicate_of": result.duplicate_of.whale_id if result.duplicate_of else None,
+        "fluke": None if fluke is None else {"box": [round(v, 1) for v in fluke.box], "source": fluke.source,
+                                             "score": round(fluke.score, 4)},
         "error": None,
     }
 

@@ -143,7 +143,7 @@ def test_provider_report_here(embedder: Embedder) -> None:
 
 
 def test_cpu_is_forced(model_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.INFO, logger="whalegui.core.embedder"):
+    with caplog.at_level(logging.INFO, logger="whalegui.core"):
         emb = Embedder(model_path, device="cpu")
     assert emb.provider == "CPUExecutionProvider" and emb.device == "CPU"
     assert "CUDA" not in caplog.text  # not even probed
@@ -152,7 +152,7 @@ def test_cpu_is_forced(model_path: Path, caplog: pytest.LogCaptureFixture) -> No
 
 def test_cuda_falls_back_to_cpu_with_one_clear_line(model_path: Path, caplog: pytest.LogCaptureFixture,
                                                      capfd: pytest.CaptureFixture[str]) -> None:
-    with caplog.at_level(logging.INFO, logger="whalegui.core.embedder"):
+    with caplog.at_level(logging.INFO, logger="whalegui.core"):
         emb = Embedder(model_path, device="cuda")
     assert emb.device == "CPU"
     warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]

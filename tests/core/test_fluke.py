@@ -12,49 +12,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
+from tests.models import make_detector
 from whalegui.core.errors import ModelError
 from whalegui.core.fluke import Fluke, FlukeFinder, box_iou, clamp_box, crop_fluke, crops_for_embedding
-from whalegui.core.model_card import file_sha256
-
-onnx = pytest.importorskip("onnx")
-
-
-def make_detector(folder: Path, box: list[float], tips: list[float], presence: float, *,
-                  size: int = 32) -> Path:
-    """A detector that answers ``box``/``tips`` (fractions of the frame) with ``presence`` for any frame."""
-    from onnx import NodeProto, TensorProto, helper
-
-    def const(name: str, values: list[float]) -> NodeProto:
-        return helper.make_node("Constant", [], [name], value=helper.make_tensor(
-            name + "_v", TensorProto.FLOAT, [1, len(values)], values))
-
-    zero = helper.make_tensor("zero_v", TensorProto.FLOAT, [], [0.0])
-    nodes = [
-        # z = mean(frame) * 0, shaped (n, 1): every output depends on the input's batch
-        helper.make_node("Constant", [], ["zero"], value=zero),
-        helper.make_node("ReduceMean", ["frame"], ["m"], axes=[1, 2], keepdims=0),
-        helper.make_node("ReduceMean", ["m"], ["m1"], axes=[1], keepdims=1),
-        helper.make_node("Mul", ["m1", "zero"], ["z"]),
-        const("b", box), const("t", tips), const("p", [presence]),
-        helper.make_node("Add", ["z", "b"], ["box"]),
-        helper.make_node("Add", ["z", "t"], ["tips"]),
-        helper.make_node("Add", ["z", "p"], ["has"]),
-    ]
-    graph = helper.make_graph(
-        nodes, "tiny-detector",
-        [helper.make_tensor_value_info("frame", TensorProto.FLOAT, ["n", size, size, 3])],
-        [helper.make_tensor_value_info(n, TensorProto.FLOAT, ["n", k]) for n, k in
-         (("box", 4), ("tips", 4), ("has", 1))])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], ir_version=8)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "detector.onnx"
-    onnx.save(model, path)
-    card = {"schema_version": 1, "kind": "fluke-detector", "name": "tiny",
-            "input": {"name": "frame", "layout": "NHWC", "dtype": "float32", "height": size, "width": size},
-            "outputs": {"box": "box", "tips": "tips", "presence": "has"},
-            "min_presence": 0.5, "margin": 0.1, "sha256": file_sha256(path)}
-    path.with_suffix(".json").write_text(json.dumps(card), encoding="utf-8")
-    return path
 
 
 def test_the_box_and_tips_map_back_to_photo_pixels(tmp_path: Path) -> None:

@@ -14,8 +14,10 @@ from whalegui.core.errors import ModelError
 from whalegui.core.model_card import (
     SCHEMA_VERSION,
     VGG16_MEAN_BGR,
+    FlukeFinderRef,
     ModelCard,
     Preprocessing,
+    VerificationSettings,
     card_path_for,
     file_sha256,
 )
@@ -57,6 +59,40 @@ def test_optional_keys_default(tmp_path: Path) -> None:
     card = ModelCard.from_dict(data)
     assert card.backbone == "unknown" and card.distance == "cosine"
     assert card.training == {} and card.metrics == {} and card.credits == () and card.created is None
+
+
+def test_fluke_finder_and_verification_round_trip_and_are_optional() -> None:
+    card = make_card(fluke_finder=FlukeFinderRef("fluke-finder", 0.15),
+                     verification=VerificationSettings(0.05, 8))
+    data = card.to_dict()
+    assert data["fluke_finder"] == {"model": "fluke-finder", "margin": 0.15}
+    assert data["verification"] == {"weight": 0.05, "candidates": 8}
+    assert ModelCard.from_dict(data) == card and card.verification_weight == 0.05
+    plain = make_card().to_dict()
+    assert "fluke_finder" not in plain and "verification" not in plain  # a card as version 1 wrote them
+    card = ModelCard.from_dict(plain)
+    assert card.fluke_finder is None and card.verification is None and card.verification_weight == 0.0
+    defaults = ModelCard.from_dict({**plain, "fluke_finder": {"model": "f"}, "verification": {"weight": 0}})
+    assert defaults.fluke_finder == FlukeFinderRef("f", 0.1)
+    assert defaults.verification is not None and not defaults.verification.enabled
+
+
+@pytest.mark.parametrize(("key", "value", "words"), [
+    ("fluke_finder", "finder", "fluke_finder must be a JSON object"),
+    ("fluke_finder", {}, "missing key 'model'"),
+    ("fluke_finder", {"model": "a/b"}, "without a folder"),
+    ("fluke_finder", {"model": ".hidden"}, "without a folder"),
+    ("fluke_finder", {"model": "f", "margin": 2}, "margin must be in 0..1"),
+    ("fluke_finder", {"model": "f", "margin": "wide"}, "margin must be a number"),
+    ("verification", [0.1], "verification must be a JSON object"),
+    ("verification", {"weight": -1}, "weight must be 0 or more"),
+    ("verification", {"weight": True}, "weight must be a number"),
+    ("verification", {"weight": 0.1, "candidates": 0}, "candidates must be at least 1"),
+    ("verification", {"weight": 0.1, "candidates": 2.5}, "candidates must be an integer"),
+])
+def test_bad_fluke_finder_or_verification(key: str, value: Any, words: str) -> None:
+    with pytest.raises(ModelError, match=words):
+        ModelCard.from_dict({**make_card().to_dict(), key: value})
 
 
 def test_unicode_card_round_trip(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from tests.core.marks import marks, similar
 from whalegui.core.verify import (
     INLIER_FLOOR,
     LocalFeatures,
@@ -16,35 +17,8 @@ from whalegui.core.verify import (
 )
 
 
-def _marks(seed: int, size: tuple[int, int] = (480, 160)) -> Image.Image:
-    """A fluke-like grey field with a whale-specific scatter of white blotches and scars."""
-    rng = np.random.default_rng(seed)
-    w, h = size
-    img = np.full((h, w), 40.0)
-    yy, xx = np.mgrid[0:h, 0:w]
-    for _ in range(45):
-        cx, cy = rng.uniform(0, w), rng.uniform(0, h)
-        rx, ry = rng.uniform(3, 14), rng.uniform(3, 10)
-        img[((xx - cx) / rx) ** 2 + ((yy - cy) / ry) ** 2 < 1] = rng.uniform(150, 250)
-    img += np.random.default_rng(seed + 1000).normal(0, 4, img.shape)
-    return Image.fromarray(np.clip(img, 0, 255).astype(np.uint8)).convert("RGB")
-
-
-def _similar(image: Image.Image, angle: float, scale: float) -> tuple[Image.Image, np.ndarray]:
-    """The image rotated about its centre and scaled onto a larger canvas, and the 2x3 map old -> new."""
-    import cv2
-
-    w, h = image.size
-    W, H = round(w * scale) + 80, round(h * scale) + 80
-    # cv2's stubs type the matrix as any-dtype MatLike; it is float64 (asarray makes no copy)
-    m = np.asarray(cv2.getRotationMatrix2D((w / 2, h / 2), angle, scale), dtype=np.float64)
-    m[:, 2] += [W / 2 - w / 2, H / 2 - h / 2]
-    out = cv2.warpAffine(np.asarray(image), m, (W, H), flags=cv2.INTER_LINEAR, borderValue=(90, 110, 130))
-    return Image.fromarray(out), m
-
-
 def test_blob_round_trip_and_damage() -> None:
-    feats = extract_features(_marks(1))
+    feats = extract_features(marks(1))
     assert len(feats) > 50
     back = LocalFeatures.from_blob(feats.to_blob())
     np.testing.assert_array_equal(back.points, feats.points)
@@ -57,8 +31,8 @@ def test_blob_round_trip_and_damage() -> None:
 
 
 def test_a_rotated_scaled_copy_verifies_and_its_pairs_follow_the_transform() -> None:
-    original = _marks(2)
-    moved, m = _similar(original, angle=12.0, scale=1.4)
+    original = marks(2)
+    moved, m = similar(original, angle=12.0, scale=1.4)
     result = verify(extract_features(original), extract_features(moved))
     assert result.inliers >= 20
     assert result.pairs.shape == (result.inliers, 4)
@@ -68,12 +42,12 @@ def test_a_rotated_scaled_copy_verifies_and_its_pairs_follow_the_transform() -> 
 
 
 def test_a_different_fluke_does_not_verify() -> None:
-    a, b = extract_features(_marks(3)), extract_features(_marks(4))
+    a, b = extract_features(marks(3)), extract_features(marks(4))
     assert verify(a, b).inliers < INLIER_FLOOR + 4
 
 
 def test_features_inside_a_box_are_in_photo_coordinates() -> None:
-    fluke = _marks(5, (300, 100))
+    fluke = marks(5, (300, 100))
     frame = Image.new("RGB", (900, 500), (70, 90, 120))
     frame.paste(fluke, (400, 250))
     feats = extract_features(frame, (400, 250, 700, 350))
@@ -87,9 +61,9 @@ def test_features_inside_a_box_are_in_photo_coordinates() -> None:
 
 
 def test_a_box_too_small_or_blank_gives_no_features() -> None:
-    assert len(extract_features(_marks(6), (10, 10, 14, 14))) == 0
+    assert len(extract_features(marks(6), (10, 10, 14, 14))) == 0
     assert len(extract_features(Image.new("RGB", (200, 100), (50, 50, 50)))) == 0
-    assert verify(extract_features(Image.new("RGB", (200, 100))), extract_features(_marks(7))).inliers == 0
+    assert verify(extract_features(Image.new("RGB", (200, 100))), extract_features(marks(7))).inliers == 0
 
 
 def test_fused_distance_rewards_inliers_only_beyond_chance() -> None:

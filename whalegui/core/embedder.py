@@ -1,16 +1,15 @@
 """The embedder: an ONNX model that maps a fluke photo to an L2-normalised vector.
 
 Runs on ONNX Runtime's CUDA provider when it really works on this machine, otherwise on the CPU, and says
-which. The model's card (``MODEL.json`` beside ``MODEL.onnx``) says how to feed it.
+which. The model's card (``MODEL.json`` beside ``MODEL.onnx``) says how to feed it, and may name a fluke
+finder (a detector beside it) that crops the fluke out of the frame before embedding: the embedder then
+loads it too, and its :attr:`~Embedder.fingerprint` covers both, since both make the stored embeddings.
 """
 
 from __future__ import annotations
 
-import contextlib
+import hashlib
 import logging
-import os
-import sys
-import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -19,13 +18,15 @@ import numpy as np
 from PIL import Image
 
 from whalegui.core.errors import ModelError
+from whalegui.core.fluke import FlukeFinder
 from whalegui.core.images import to_model_input
 from whalegui.core.model_card import ModelCard, card_path_for, file_sha256
+from whalegui.core.onnx_session import CPU, CUDA, _quiet_native_stderr, make_session
+
+__all__ = ["CPU", "CUDA", "DEVICES", "Embedder", "_quiet_native_stderr", "l2_normalise", "make_session"]
 
 log = logging.getLogger(__name__)
 
-CUDA = "CUDAExecutionProvider"
-CPU = "CPUExecutionProvider"
 DEVICES = ("auto", "cpu", "cuda")
 
 
@@ -54,10 +55,22 @@ class Embedder:
         self._session = make_session(self.path, device, threads)
         self.provider: str = self._session.get_providers()[0]
         self._check_signature()
+        self.finder: FlukeFinder | None = self._load_finder(device, threads)
 
     @property
     def fingerprint(self) -> str:
-        return self.card.fingerprint
+        """What a gallery records of the models that made its embeddings: the ONNX file's sha256 alone, or,
+        with a fluke finder, a digest of it, the detector's and the crop margin."""
+        if self.finder is None or self.card.fluke_finder is None:
+            return self.card.fingerprint
+        text = (f"whalegui-pipeline-1 embedder={self.card.sha256} detector={self.finder.card.sha256} "
+                f"margin={self.card.fluke_finder.margin:.6g}")
+        return hashlib.sha256(text.encode("ascii")).hexdigest()
+
+    @property
+    def margin(self) -> float:
+        """The margin (a fraction of the fluke's box on each side) of the crop that is embedded."""
+        return self.card.fluke_finder.margin if self.card.fluke_finder is not None else 0.0
 
     @property
     def dim(self) -> int:
@@ -94,7 +107,18 @@ class Embedder:
 
     def describe(self) -> str:
         """One line for logs and the CLI: which model runs on which device."""
-        return f"model {self.card.name} ({self.fingerprint[:12]}) on {self.device}"
+        finder = f" with fluke finder {self.finder.card.name}" if self.finder is not None else ""
+        return f"model {self.card.name}{finder} ({self.fingerprint[:12]}) on {self.device}"
+
+    def _load_finder(self, device: str, threads: int | None) -> FlukeFinder | None:
+        ref = self.card.fluke_finder
+        if ref is None:
+            return None
+        path = self.path.with_name(ref.model + ".onnx")
+        if not path.is_file():
+            raise ModelError(path, f"the card of {self.path.name} names the fluke finder {ref.model!r}, but "
+                                   f"{path.name} is not beside it")
+        return FlukeFinder(path, device=device, threads=threads)
 
     def _check_signature(self) -> None:
         inputs = {i.name: i for i in self._session.get_inputs()}
@@ -131,70 +155,3 @@ def _dims_match(actual: list[Any], expected: list[int]) -> bool:
 def _chunks(items: Sequence[Image.Image], size: int) -> Iterator[Sequence[Image.Image]]:
     for start in range(0, len(items), size):
         yield items[start:start + size]
-
-
-def make_session(path: Path, device: str, threads: int | None) -> Any:
-    """An ONNX Runtime session on CUDA when it really runs here (or as ``device`` says), else on the CPU."""
-    import onnxruntime as ort  # imported here: a heavy import the GUI does off the main thread
-
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
-    if threads:
-        options.intra_op_num_threads = threads
-    want_cuda = device != "cpu" and CUDA in ort.get_available_providers()
-    fallback_level = logging.WARNING if device == "cuda" else logging.INFO
-    if want_cuda:
-        try:
-            with _quiet_native_stderr(), warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                session = ort.InferenceSession(str(path), options, providers=[CUDA, CPU])
-            if session.get_providers()[0] == CUDA:
-                log.info("running %s on the CUDA GPU", path.name)
-                return session
-            log.log(fallback_level, "CUDA is installed but cannot run here (no GPU or CUDA libraries); "
-                                    "using the CPU")
-        except Exception as exc:
-            if _is_model_error(exc):
-                raise ModelError(path, f"not a valid ONNX model ({_first_line(exc)})") from exc
-            log.log(fallback_level, "CUDA could not start (%s); using the CPU", _first_line(exc))
-    elif device == "cuda":
-        log.warning("CUDA was asked for but this ONNX Runtime has no CUDA provider; using the CPU")
-    try:
-        session = ort.InferenceSession(str(path), options, providers=[CPU])
-    except Exception as exc:
-        raise ModelError(path, f"not a valid ONNX model ({_first_line(exc)})") from exc
-    log.info("running %s on the CPU", path.name)
-    return session
-
-
-def _is_model_error(exc: Exception) -> bool:
-    text = str(exc)
-    return "INVALID_PROTOBUF" in text or "INVALID_GRAPH" in text or "Load model" in text
-
-
-def _first_line(exc: Exception) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
-
-
-@contextlib.contextmanager
-def _quiet_native_stderr() -> Iterator[None]:
-    """Silence what ONNX Runtime's C++ side prints to stderr while it probes for CUDA libraries.
-
-    The C++ side writes to file descriptor 2 whatever ``sys.stderr`` is (pytest's capture, a GUI without a
-    console), so that descriptor is redirected, not ``sys.stderr``.
-    """
-    fd = 2
-    with contextlib.suppress(Exception):
-        sys.stderr.flush()
-    try:
-        saved = os.dup(fd)
-    except OSError:  # no stderr at all (pythonw on Windows): nothing to silence
-        yield
-        return
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), fd)
-            yield
-    finally:
-        os.dup2(saved, fd)
-        os.close(saved)

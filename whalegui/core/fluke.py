@@ -31,9 +31,9 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from whalegui.core.embedder import make_session
 from whalegui.core.errors import ModelError
 from whalegui.core.model_card import card_path_for, file_sha256
+from whalegui.core.onnx_session import make_session
 
 log = logging.getLogger(__name__)
 

@@ -1,5 +1,10 @@
-"""Ranking and scoring: nearest photos -> candidates by whale, the "likely new whale" verdict, the Kaggle
-submission line and MAP@5.
+"""Ranking and scoring: nearest photos -> candidates by whale, re-ranked by local-feature verification, the
+"likely new whale" verdict, the Kaggle submission line and MAP@5.
+
+Identification is a pipeline: the query's fluke is found and embedded, the nearest photos are ranked by
+whale (:func:`rank_by_whale`), the nearest few whales are verified against a few of their nearest photos
+(:func:`photos_to_verify`), and their embedding distance is fused with the inlier evidence
+(:func:`fuse_ranking`); the new-whale verdict is given on the fused distance.
 
 Pure functions over plain values, so the gallery, the CLI, the benchmarks and training's evaluation all rank
 and score the same way.
@@ -14,8 +19,14 @@ from pathlib import Path
 
 import numpy as np
 
+from whalegui.core.fluke import Fluke
 from whalegui.core.images import PhotoMeta
 from whalegui.core.records import NEW_WHALE, PhotoRecord
+from whalegui.core.verify import LocalFeatures, fused_distance
+
+#: Photos of one candidate whale verified against the query: its nearest ones (one more photo of the same
+#: whale seldom changes the verdict, and each costs a match).
+PHOTOS_PER_CANDIDATE = 3
 
 
 @dataclass(frozen=True)
@@ -38,15 +49,32 @@ class WhaleHit:
 
 
 @dataclass(frozen=True)
+class FusedHit:
+    """A whale ranked by its fused distance: the embedding's cosine distance of its best-matching photo,
+    lowered by the inliers of that photo's verification (``inliers`` None: not verified)."""
+
+    whale_id: str
+    distance: float
+    embedding_distance: float
+    photo_id: int
+    inliers: int | None
+
+
+@dataclass(frozen=True)
 class Candidate:
-    """A whale that may be the query's, with the distance of its best-matching photo."""
+    """A whale that may be the query's, ranked by ``distance``: the fused distance of its best-matching
+    photo (the embedding's cosine distance, 0 same .. 2 opposite, lowered by the geometric evidence; the
+    cosine distance itself when verification is off). ``embedding_distance`` and ``inliers`` are that
+    photo's (``inliers`` None when it was not verified)."""
 
     whale_id: str
     name: str
-    distance: float  # cosine distance, 0 (same) .. 2 (opposite); comparable across queries
+    distance: float
     photo: PhotoRecord  # the whale's best-matching photo
     photo_count: int
     last_seen: datetime | None
+    embedding_distance: float
+    inliers: int | None = None
 
 
 @dataclass(frozen=True)
@@ -70,6 +98,11 @@ class Identification:
     meta: PhotoMeta | None = None
     photo_matches: list[PhotoMatch] = field(default_factory=list)  # the per-photo ranking, nearest first
     sha256: str | None = None  # of the query file's bytes, when identified from a file
+    fluke: Fluke | None = None  # where the query's fluke is, in the query photo's full-resolution pixels
+    features: LocalFeatures | None = None  # the query's local features (for verification and the overlay)
+    fingerprint: str = ""  # of the models that made ``embedding``, ``fluke`` and ``features``
+    #: Milliseconds per stage: read (read, hash, decode), detect, embed, features, search, verify.
+    timings: dict[str, float] = field(default_factory=dict)
 
 
 def rank_by_whale(hits: Iterable[PhotoHit], top: int | None = None) -> list[WhaleHit]:
@@ -88,6 +121,43 @@ def rank_by_whale(hits: Iterable[PhotoHit], top: int | None = None) -> list[Whal
     if top is not None:
         ranked = ranked[:top]
     return [WhaleHit(h.whale_id, h.distance, h.photo_id, counts[h.whale_id]) for h in ranked]
+
+
+def photos_to_verify(ranked: Sequence[WhaleHit], hits: Sequence[PhotoHit], candidates: int,
+                     per_whale: int = PHOTOS_PER_CANDIDATE) -> list[PhotoHit]:
+    """The photos to verify: up to ``per_whale`` nearest photos of each of the ``candidates`` nearest
+    whales, nearest first."""
+    wanted = {w.whale_id for w in ranked[:candidates]}
+    taken: dict[str, int] = {}
+    out: list[PhotoHit] = []
+    for hit in sorted(hits, key=lambda h: (h.distance, h.photo_id)):
+        if hit.whale_id in wanted and taken.get(hit.whale_id, 0) < per_whale:
+            taken[hit.whale_id] = taken.get(hit.whale_id, 0) + 1
+            out.append(hit)
+    return out
+
+
+def fuse_ranking(ranked: Sequence[WhaleHit], hits: Sequence[PhotoHit], inliers: Mapping[int, int],
+                 weight: float, top: int | None = None) -> list[FusedHit]:
+    """Re-rank whales by fused distance: each verified whale by its verified photo (``inliers``: photo id
+    -> inlier count) with the lowest :func:`~whalegui.core.verify.fused_distance`; a whale none of whose
+    photos was verified keeps its embedding distance. Nearest first, ties by whale id."""
+    by_whale: dict[str, list[PhotoHit]] = {}
+    for hit in hits:
+        if hit.photo_id in inliers:
+            by_whale.setdefault(hit.whale_id, []).append(hit)
+    fused: list[FusedHit] = []
+    for whale in ranked:
+        verified = by_whale.get(whale.whale_id)
+        if not verified:
+            fused.append(FusedHit(whale.whale_id, whale.distance, whale.distance, whale.photo_id, None))
+            continue
+        best = min(verified, key=lambda h: (fused_distance(h.distance, inliers[h.photo_id], weight),
+                                            h.distance, h.photo_id))
+        fused.append(FusedHit(whale.whale_id, fused_distance(best.distance, inliers[best.photo_id], weight),
+                              best.distance, best.photo_id, inliers[best.photo_id]))
+    fused.sort(key=lambda f: (f.distance, f.whale_id))
+    return fused[:top] if top is not None else fused
 
 
 def is_new_whale(distances: Sequence[float], threshold: float) -> bool:
@@ -133,5 +203,6 @@ def map_at_5(truth: Mapping[str, str], predictions: Mapping[str, Sequence[str]])
     return total / len(truth)
 
 
-__all__ = ["NEW_WHALE", "Candidate", "Identification", "PhotoHit", "PhotoMatch", "WhaleHit",
-           "average_precision_at_5", "is_new_whale", "kaggle_prediction", "map_at_5", "rank_by_whale"]
+__all__ = ["NEW_WHALE", "PHOTOS_PER_CANDIDATE", "Candidate", "FusedHit", "Identification", "PhotoHit",
+           "PhotoMatch", "WhaleHit", "average_precision_at_5", "fuse_ranking", "is_new_whale",
+           "kaggle_prediction", "map_at_5", "photos_to_verify", "rank_by_whale"]

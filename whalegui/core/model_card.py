@@ -22,14 +22,24 @@ Schema (version 1), all keys required unless marked optional::
       "training": {...free-form summary: data, epochs, mining, margin...},
       "metrics": {...optional: MAP@5 and friends on a named test set...},
       "credits": ["VGG16 ImageNet weights by K. Simonyan and A. Zisserman, CC BY 4.0"],
-      "created": "2026-11-29T12:00:00Z"   # optional
+      "created": "2026-11-29T12:00:00Z",  # optional
+      "fluke_finder": {"model": "fluke-finder", "margin": 0.1},   # optional: see below
+      "verification": {"weight": 0.05, "candidates": 10}          # optional: see below
     }
+
+``fluke_finder`` names the detector (``NAME.onnx`` with its card ``NAME.json``, beside this model) that finds
+the fluke in a frame before embedding; the crop gets ``margin`` (a fraction of the box) on each side.
+Without it the whole frame is embedded. ``verification`` re-ranks the ``candidates`` nearest whales by
+local features, lowering each one's distance by ``weight`` times the log of its inliers
+(:func:`whalegui.core.verify.fused_distance`); a weight of 0, or no ``verification``, is the embedding
+alone. ``new_whale_threshold`` applies to that fused distance.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -70,6 +80,41 @@ class Preprocessing:
 
 
 @dataclass(frozen=True)
+class FlukeFinderRef:
+    """The card's ``fluke_finder``: the detector ``model`` (``NAME.onnx`` beside the embedder) and the
+    margin, a fraction of the fluke's box added on each side of the crop that is embedded."""
+
+    model: str
+    margin: float = 0.1
+
+    def __post_init__(self) -> None:
+        if not self.model or any(c in self.model for c in "/\\:") or self.model.startswith("."):
+            raise ValueError(f"fluke_finder model must be a file name without a folder, not {self.model!r}")
+        if not (math.isfinite(self.margin) and 0.0 <= self.margin <= 1.0):
+            raise ValueError(f"fluke_finder margin must be in 0..1, not {self.margin}")
+
+
+@dataclass(frozen=True)
+class VerificationSettings:
+    """The card's ``verification``: how much inlier evidence lowers a candidate's distance (``weight``;
+    0 is the embedding alone) and how many of the nearest whales are verified (``candidates``)."""
+
+    weight: float = 0.0
+    candidates: int = 5
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.weight) and self.weight >= 0.0):
+            raise ValueError(f"verification weight must be 0 or more, not {self.weight}")
+        if self.candidates < 1:
+            raise ValueError(f"verification candidates must be at least 1, not {self.candidates}")
+
+    @property
+    def enabled(self) -> bool:
+        """Whether candidates are verified at all."""
+        return self.weight > 0.0
+
+
+@dataclass(frozen=True)
 class ModelCard:
     """Everything the app needs to know about an ONNX embedding model."""
 
@@ -86,15 +131,22 @@ class ModelCard:
     metrics: dict[str, Any] = field(default_factory=dict)
     credits: tuple[str, ...] = ()
     created: str | None = None
+    fluke_finder: FlukeFinderRef | None = None
+    verification: VerificationSettings | None = None
 
     @property
     def fingerprint(self) -> str:
         """The model's identity for galleries: the sha256 of its ONNX file."""
         return self.sha256
 
+    @property
+    def verification_weight(self) -> float:
+        """The fusion weight (0: candidates are ranked by the embedding alone)."""
+        return self.verification.weight if self.verification is not None else 0.0
+
     def to_dict(self) -> dict[str, Any]:
         p = self.preprocessing
-        return {
+        data: dict[str, Any] = {
             "schema_version": SCHEMA_VERSION,
             "name": self.name,
             "backbone": self.backbone,
@@ -112,6 +164,12 @@ class ModelCard:
             "credits": list(self.credits),
             "created": self.created,
         }
+        if self.fluke_finder is not None:
+            data["fluke_finder"] = {"model": self.fluke_finder.model, "margin": self.fluke_finder.margin}
+        if self.verification is not None:
+            data["verification"] = {"weight": self.verification.weight,
+                                    "candidates": self.verification.candidates}
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str | Path = "<card>") -> ModelCard:
@@ -160,6 +218,8 @@ class ModelCard:
                 backbone=str(data.get("backbone", "unknown")), distance=str(data.get("distance", "cosine")),
                 training=dict(data.get("training") or {}), metrics=dict(data.get("metrics") or {}),
                 credits=tuple(credits), created=created,
+                fluke_finder=_fluke_finder(data.get("fluke_finder")),
+                verification=_verification(data.get("verification")),
             )
         except ModelError:
             raise
@@ -197,6 +257,28 @@ def file_sha256(path: str | Path) -> str:
     return digest.hexdigest()
 
 
+def _fluke_finder(value: Any) -> FlukeFinderRef | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise ValueError("fluke_finder must be a JSON object")
+    margin = value.get("margin", 0.1)
+    if isinstance(margin, bool) or not isinstance(margin, (int, float)):
+        raise ValueError(f"fluke_finder margin must be a number, not {margin!r}")
+    return FlukeFinderRef(_str(value["model"], "fluke_finder model"), float(margin))
+
+
+def _verification(value: Any) -> VerificationSettings | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise ValueError("verification must be a JSON object")
+    weight = value.get("weight", 0.0)
+    if isinstance(weight, bool) or not isinstance(weight, (int, float)):
+        raise ValueError(f"verification weight must be a number, not {weight!r}")
+    return VerificationSettings(float(weight), _int(value.get("candidates", 5), "verification candidates"))
+
+
 def _obj(data: dict[str, Any], key: str) -> dict[str, Any]:
     value = data[key]
     if not isinstance(value, dict):
@@ -225,4 +307,5 @@ def _triple(values: Any) -> tuple[float, float, float]:
     return (vals[0], vals[1], vals[2])
 
 
-__all__ = ["ModelCard", "Preprocessing", "card_path_for", "file_sha256"]
+__all__ = ["FlukeFinderRef", "ModelCard", "Preprocessing", "VerificationSettings", "card_path_for",
+           "file_sha256"]

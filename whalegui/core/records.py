@@ -13,6 +13,7 @@ from datetime import datetime
 from pathlib import Path
 
 from whalegui.core.errors import GalleryError
+from whalegui.core.fluke import Fluke
 
 #: The Kaggle competition's label for "not a known individual"; never a whale id.
 NEW_WHALE = "new_whale"
@@ -22,7 +23,8 @@ _WHALE_ID = re.compile(r"^[^\s,/\\\"']{1,100}$")
 
 @dataclass(frozen=True)
 class PhotoRecord:
-    """A catalogued photo. ``path`` is the stored full-resolution copy inside the gallery."""
+    """A catalogued photo. ``path`` is the stored full-resolution copy inside the gallery; ``fluke`` is where
+    its fluke is, in that copy's pixels (None when not recorded: a gallery made before boxes were kept)."""
 
     photo_id: int
     sha256: str
@@ -33,6 +35,7 @@ class PhotoRecord:
     taken_at: datetime | None
     gps: tuple[float, float] | None
     added_at: datetime
+    fluke: Fluke | None = None
 
 
 @dataclass(frozen=True)

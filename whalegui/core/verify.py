@@ -21,7 +21,6 @@ import math
 import struct
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 from PIL import Image
 
@@ -110,6 +109,8 @@ def extract_features(image: Image.Image, box: Box | None = None, *, max_features
     factor = WORK_SIZE / max(crop.size)
     size = (max(8, round(crop.width * factor)), max(8, round(crop.height * factor)))
     grey = np.asarray(crop.resize(size, Image.Resampling.BILINEAR if factor > 1 else Image.Resampling.BOX))
+    import cv2  # here: OpenCV takes a fifth of a second to import, and only matching needs it
+
     sift = cv2.SIFT.create(nfeatures=max_features)
     keypoints, desc = sift.detectAndCompute(grey, None)
     if desc is None or not keypoints:
@@ -123,6 +124,8 @@ def verify(query: LocalFeatures, candidate: LocalFeatures) -> Verification:
     """Match RootSIFT descriptors (ratio test), then keep the matches one RANSAC similarity explains."""
     if len(query) < MIN_MATCHES or len(candidate) < MIN_MATCHES:
         return Verification.none()
+    import cv2
+
     matcher = cv2.BFMatcher(cv2.NORM_L2)
     pairs = matcher.knnMatch(_root_sift(query.descriptors), _root_sift(candidate.descriptors), k=2)
     good = [m[0] for m in pairs if len(m) == 2 and m[0].distance < RATIO * m[1].distance]

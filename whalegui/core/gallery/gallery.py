@@ -2,7 +2,8 @@
 
 Layout of a gallery folder (copy it to another laptop and it still works)::
 
-    gallery.sqlite            the truth: whales, photos (with embeddings), meta, audit log  (WAL mode)
+    gallery.sqlite            the truth: whales, photos (with embeddings and fluke boxes), their local
+                              features (derived), meta, audit log  (WAL mode)
     photos/ab/<sha256>.<ext>  each photo's original bytes, content-addressed
     thumbs/ab/<sha256>.jpg    thumbnails, 256 px
     index.bin, index.json     the hnswlib index (a cache, rebuilt from SQLite when missing/stale/corrupt)
@@ -12,6 +13,8 @@ Layout of a gallery folder (copy it to another laptop and it still works)::
 files and the writer lock (:mod:`.files`), the index cache (:mod:`.index_cache`), the way in for photos
 (:mod:`.intake`, which keeps the crash-safe order: files first, then the commit, then the index), search
 (:mod:`.search`), catalogue import and export (:mod:`.transfer`) and maintenance (:mod:`.maintenance`).
+Every photo, stored or searched for, is analysed by one :class:`~whalegui.core.analysis.Analyser` (fluke,
+crop, embedding, local features), so it is seen the same way by import, enroll, identify and re-embed.
 Every change is one transaction and bumps a counter in ``meta``; the index stamp records the counter it
 reflects, so an index older than the database is rebuilt.
 """
@@ -23,12 +26,14 @@ import hashlib
 import io
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from whalegui.core.analysis import Analyser
 from whalegui.core.embedder import Embedder
 from whalegui.core.errors import (
     GalleryError,
@@ -37,9 +42,11 @@ from whalegui.core.errors import (
     WhaleExistsError,
     WhaleNotFoundError,
 )
+from whalegui.core.fluke import Fluke
+from whalegui.core.gallery.derived_store import DerivedStore
 from whalegui.core.gallery.files import LOCK_NAME, PHOTOS_DIR, THUMBS_DIR, PhotoFiles, WriterLock
 from whalegui.core.gallery.index_cache import INDEX_NAME, INDEX_STAMP_NAME, IndexCache
-from whalegui.core.gallery.intake import PhotoIntake, decode_size
+from whalegui.core.gallery.intake import PhotoIntake
 from whalegui.core.gallery.maintenance import Maintenance
 from whalegui.core.gallery.reports import CheckReport, ImportReport
 from whalegui.core.gallery.search import search
@@ -49,6 +56,7 @@ from whalegui.core.identify import Identification
 from whalegui.core.images import load_photo, read_photo_bytes
 from whalegui.core.index import PhotoIndex
 from whalegui.core.records import PhotoRecord, WhaleSummary, new_whale_id, validate_whale_id
+from whalegui.core.verify import LocalFeatures, Verification, verify
 
 log = logging.getLogger(__name__)
 
@@ -66,12 +74,15 @@ class Gallery:
         self.folder = folder
         self.readonly = readonly
         self._embedder = embedder
+        self._analyser = Analyser(embedder) if embedder is not None else None
         self._store = store
+        self._derived = DerivedStore(store)
         self._writer_lock = lock
         self._files = PhotoFiles(folder)
         self._index = IndexCache(store, readonly=readonly, fallback_dim=embedder.dim if embedder else 1)
         self._intake = PhotoIntake(store, self._files, self._index)
-        self._maintenance = Maintenance(store, self._files, self._index, embedder, readonly=readonly)
+        self._maintenance = Maintenance(store, self._derived, self._files, self._index, self._analyser,
+                                        readonly=readonly)
 
     # ------------------------------------------------------------------ opening and closing
 
@@ -150,7 +161,7 @@ class Gallery:
         assert self.embedder is not None
         err = ModelMismatchError(self.model_fingerprint, self.embedder.fingerprint)
         err.args = (f"the gallery {self.folder} was embedded with model {self.model_name or '?'} "
-                    f"({self.model_fingerprint[:12]}), but model {self.embedder.card.name} "
+                    f"({self.model_fingerprint[:12]}), but model {_stamp(self.embedder).name} "
                     f"({self.embedder.fingerprint[:12]}) is loaded; re-embed the gallery with "
                     f"'whalegui reembed' or load the gallery's model",)
         return err
@@ -163,8 +174,20 @@ class Gallery:
         return self._embedder
 
     @property
+    def analyser(self) -> Analyser | None:
+        """How the gallery analyses photos (None: browsing only)."""
+        return self._analyser
+
+    @property
+    def schema_version(self) -> int:
+        """The version of the gallery database's schema (an older one is upgraded when opened for
+        writing)."""
+        return self._store.schema_version
+
+    @property
     def model_fingerprint(self) -> str:
-        """The fingerprint (ONNX sha256) of the model that embedded the gallery's photos."""
+        """The fingerprint of the models that analysed the gallery's photos (the embedder's ONNX sha256, or
+        a digest of it and its fluke finder's)."""
         return self._store.model.fingerprint
 
     @property
@@ -236,48 +259,67 @@ class Gallery:
 
     # ------------------------------------------------------------------ identification
 
-    def identify(self, path: str | Path, top: int = 5, threshold: float | None = None) -> Identification:
-        """Who is the whale in this photo? Raises :class:`PhotoError` when it cannot be read."""
-        result = self.identify_many([path], top=top, threshold=threshold, raise_errors=True)[0]
+    def identify(self, path: str | Path, top: int = 5, threshold: float | None = None, *,
+                 fluke: Fluke | None = None) -> Identification:
+        """Who is the whale in this photo? ``fluke`` (for example :meth:`Fluke.drawn
+        <whalegui.core.fluke.Fluke.drawn>`, in the photo's full-resolution pixels) is a box the researcher
+        drew, used instead of the fluke finder's. Raises :class:`PhotoError` when the photo cannot be read,
+        :class:`ValueError` for a box too small to crop."""
+        result = self.identify_many([path], top=top, threshold=threshold, raise_errors=True,
+                                    flukes=[fluke])[0]
         assert isinstance(result, Identification)
         return result
 
     def identify_many(self, paths: Sequence[str | Path], top: int = 5, threshold: float | None = None,
                       *, batch_size: int = 16, raise_errors: bool = False,
                       progress: Callable[[int, int], None] | None = None,
+                      flukes: Sequence[Fluke | None] | None = None,
                       ) -> list[Identification | PhotoError]:
-        """Identify several photos, embedding them in batches; an unreadable photo gives its PhotoError.
+        """Identify several photos, analysing them in batches; an unreadable photo gives its PhotoError.
 
         Each file is read once: its bytes are hashed (to tell a photo already catalogued) and decoded.
+        ``flukes`` gives, per path, a box the researcher drew (or None).
         """
-        embedder = self._require_embedder()
-        size = decode_size(embedder)
+        analyser = self._require_analyser()
+        size = analyser.decode_size
+        given = list(flukes) if flukes is not None else [None] * len(paths)
+        if len(given) != len(paths):
+            raise ValueError("one fluke (or None) per photo")
         results: list[Identification | PhotoError] = []
         for start in range(0, len(paths), batch_size):
             chunk = paths[start:start + batch_size]
-            loaded: list[tuple[Path, Any, str]] = []  # (path, photo, sha256)
+            loaded: list[tuple[Path, Any, str, Fluke | None]] = []  # (path, photo, sha256, drawn fluke)
             slots: list[PhotoError | None] = []
-            for p in map(Path, chunk):
+            started = time.perf_counter()
+            for p, drawn in zip(map(Path, chunk), given[start:start + batch_size], strict=True):
                 try:
                     data = read_photo_bytes(p)
                     photo = load_photo(p, min_size=size, data=data)
-                    loaded.append((p, photo, hashlib.sha256(data).hexdigest()))
+                    loaded.append((p, photo, hashlib.sha256(data).hexdigest(), drawn))
                     slots.append(None)
                 except PhotoError as exc:
                     if raise_errors:
                         raise
                     slots.append(exc)
-            vectors = embedder.embed_images([photo.image for _, photo, _ in loaded], batch_size=batch_size)
-            it = iter(zip(loaded, vectors, strict=True))
+            timings = {"read": 1000 * (time.perf_counter() - started)}
+            analyses = analyser.analyse_many(
+                [photo.image for _, photo, _, _ in loaded], [f for *_, f in loaded],
+                [(photo.meta.width, photo.meta.height) for _, photo, _, _ in loaded], batch_size=batch_size,
+                timings=timings)
+            it = iter(zip(loaded, analyses, strict=True))
             for slot in slots:
                 if slot is not None:
                     results.append(slot)
                     continue
-                (p, photo, sha), vec = next(it)
-                ident = self.identify_embedding(vec, top=top, threshold=threshold)
+                (p, photo, sha, _), analysis = next(it)
+                ident = self.identify_embedding(analysis.embedding, top=top, threshold=threshold,
+                                                features=analysis.features)
                 ident.query_path = p
                 ident.meta = photo.meta
                 ident.sha256 = sha
+                ident.fluke = analysis.fluke
+                ident.fingerprint = analyser.fingerprint
+                ident.timings = {k: v / len(loaded) for k, v in timings.items()} | ident.timings  # per photo
                 ident.duplicate_of = self.find_photo_by_sha(sha)
                 results.append(ident)
             if progress is not None:
@@ -285,13 +327,26 @@ class Gallery:
         return results
 
     def identify_embedding(self, vec: np.ndarray, top: int = 5, threshold: float | None = None,
-                           *, exclude_photo: int | None = None) -> Identification:
-        """Rank the gallery's whales for an embedding (nearest first) and give the new-whale verdict."""
+                           *, exclude_photo: int | None = None, features: LocalFeatures | None = None
+                           ) -> Identification:
+        """Rank the gallery's whales for an embedding (nearest first) and give the new-whale verdict. With
+        the query's local ``features``, the nearest whales are verified and re-ranked as the model's card
+        says; without them the embedding alone ranks."""
         embedder = self._require_embedder()
         if threshold is None:
             threshold = embedder.card.new_whale_threshold
         return search(self._store, self._index, vec, top=top, threshold=threshold,
-                      exclude_photo=exclude_photo)
+                      exclude_photo=exclude_photo, features=features, verification=embedder.card.verification)
+
+    def match_points(self, identification: Identification, photo_id: int) -> Verification:
+        """The query's keypoints matched with a catalogued photo's, for the review view's overlay: pairs of
+        (query x, y, photo x, y) in each photo's full-resolution pixels. No pairs when either side has no
+        local features. Raises :class:`PhotoNotFoundError` for a photo not in the gallery."""
+        self.photo(photo_id)
+        stored = self._derived.features([photo_id]).get(int(photo_id))
+        if identification.features is None or stored is None:
+            return Verification.none()
+        return verify(identification.features, stored)
 
     # ------------------------------------------------------------------ changes
 
@@ -299,9 +354,10 @@ class Gallery:
                notes: str = "", *, identified: Sequence[Identification] = ()) -> str:
         """Catalogue a new whale with its photos (all or nothing); returns its id.
 
-        A photo that is the query of one of ``identified`` keeps that identification's embedding instead
-        of being embedded again. Raises :class:`WhaleExistsError`, :class:`PhotoError` (unreadable photo)
-        or :class:`DuplicatePhotoError` (a photo already catalogued) and then changes nothing.
+        A photo that is the query of one of ``identified`` keeps that identification's fluke (a box the
+        researcher drew included), embedding and local features instead of being analysed again. Raises
+        :class:`WhaleExistsError`, :class:`PhotoError` (unreadable photo) or :class:`DuplicatePhotoError`
+        (a photo already catalogued) and then changes nothing.
         """
         self._require_writable()
         if whale_id is not None:
@@ -309,11 +365,11 @@ class Gallery:
         files = [Path(p) for p in paths]
         if not files:
             raise GalleryError("a whale is enrolled with at least one photo")
-        embedder = self._require_embedder()
+        analyser = self._require_analyser()
         with self._store.lock:
             if whale_id is not None and self.has_whale(whale_id):
                 raise WhaleExistsError(whale_id)
-            prepared = self._intake.prepare_new(files, embedder, identified)
+            prepared = self._intake.prepare_new(files, analyser, identified)
             new_id = whale_id or new_whale_id(self.has_whale)
             self._intake.store([(p, new_id) for p in prepared], create={new_id: (name, notes)},
                                action="enroll")
@@ -325,11 +381,11 @@ class Gallery:
         """Add photos to a catalogued whale (all or nothing); returns their records. ``identified`` as
         for :meth:`enroll`."""
         self._require_writable()
-        embedder = self._require_embedder()
+        analyser = self._require_analyser()
         with self._store.lock:
             if not self.has_whale(whale_id):
                 raise WhaleNotFoundError(whale_id)
-            prepared = self._intake.prepare_new([Path(p) for p in paths], embedder, identified)
+            prepared = self._intake.prepare_new([Path(p) for p in paths], analyser, identified)
             ids = self._intake.store([(p, whale_id) for p in prepared], create={}, action="add_photos")
             return [self.photo(i) for i in ids]
 
@@ -384,8 +440,8 @@ class Gallery:
         already catalogued are skipped by hash. Bad rows and unreadable photos are listed in the report
         and skipped. One transaction per batch."""
         self._require_writable()
-        embedder = self._require_embedder()
-        return import_catalogue(self._store, self._intake, embedder, csv_path, images_dir, progress=progress,
+        analyser = self._require_analyser()
+        return import_catalogue(self._store, self._intake, analyser, csv_path, images_dir, progress=progress,
                                 cancel=cancel)
 
     def export_csv(self, path: str | Path | io.TextIOBase) -> int:
@@ -401,19 +457,22 @@ class Gallery:
         self._index.rebuild("rebuild requested")
 
     def check(self, repair: bool = False) -> CheckReport:
-        """Verify the gallery; with ``repair``, rebuild what can be rebuilt (index, thumbnails, bad
-        embeddings when the gallery's model is loaded). Never deletes a catalogued photo."""
+        """Verify the gallery; with ``repair``, rebuild what can be rebuilt (index, thumbnails, local
+        features; bad embeddings and missing fluke boxes when the gallery's model is loaded). Never deletes
+        a catalogued photo."""
         if repair:
             self._require_writable()
         return self._maintenance.check(repair)
 
     def reembed(self, progress: Callable[[int, int], None] | None = None) -> int:
-        """Re-embed every photo with the loaded model (one transaction, then the index is rebuilt);
-        returns the number of photos. See :func:`reembed` for a gallery made with another model."""
+        """Re-analyse every photo with the loaded models: find its fluke again (a box the researcher drew
+        is kept), embed the crop and extract its local features; all written in one transaction, then the
+        index is rebuilt. Returns the number of photos. See :func:`reembed` for a gallery made with
+        another model."""
         self._require_writable()
-        if self.embedder is None:
+        if self._analyser is None:
             raise GalleryError("no model is loaded: re-embedding needs one")
-        return self._maintenance.reembed(self.embedder, progress)
+        return self._maintenance.reembed(self._analyser, progress)
 
     # ------------------------------------------------------------------ internals
 
@@ -425,6 +484,11 @@ class Gallery:
             raise self._mismatch_error()
         return self.embedder
 
+    def _require_analyser(self) -> Analyser:
+        self._require_embedder()
+        assert self._analyser is not None
+        return self._analyser
+
     def _require_writable(self) -> None:
         if self.readonly:
             raise GalleryError(f"the gallery {self.folder} is open read-only")
@@ -432,15 +496,16 @@ class Gallery:
 
 def reembed(folder: str | Path, new_embedder: Embedder,
             progress: Callable[[int, int], None] | None = None) -> int:
-    """Re-embed every photo of the gallery in ``folder`` with ``new_embedder``, atomically: all embeddings
-    are computed first, then written in one transaction with the new model's fingerprint; then the index
-    is rebuilt. Returns the number of photos re-embedded."""
+    """Re-analyse every photo of the gallery in ``folder`` with ``new_embedder`` (and its fluke finder),
+    atomically: every photo's fluke, embedding and local features are computed first, then written in one
+    transaction with the new models' fingerprint; then the index is rebuilt. A gallery made by an older
+    whalegui is upgraded first. Returns the number of photos re-embedded."""
     with Gallery.open(folder, new_embedder, allow_model_mismatch=True) as gallery:
         return gallery.reembed(progress)
 
 
 def _stamp(embedder: Embedder) -> ModelStamp:
-    return ModelStamp(embedder.fingerprint, embedder.card.name, embedder.dim)
+    return ModelStamp(embedder.fingerprint, Analyser(embedder).name, embedder.dim)
 
 
 def _check_new_folder(folder: Path) -> None:

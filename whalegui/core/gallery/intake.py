@@ -1,4 +1,5 @@
-"""The way in for photos: read, hash, decode, embed, then store them crash-safely (:class:`PhotoIntake`).
+"""The way in for photos: read, hash, decode, analyse (fluke, embedding, local features), then store them
+crash-safely (:class:`PhotoIntake`).
 
 Storing follows one order: the photo and its thumbnail are written (temp file, fsync, rename) *before* the
 SQLite transaction that refers to them commits, so a committed row always has its files; a crash in between
@@ -17,24 +18,26 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from whalegui.core.embedder import Embedder
+from whalegui.core.analysis import Analyser, Analysis
 from whalegui.core.errors import DuplicatePhotoError
+from whalegui.core.fluke import Fluke
 from whalegui.core.gallery.files import THUMB_SIZE, PhotoFiles, photo_suffix
 from whalegui.core.gallery.index_cache import IndexCache
 from whalegui.core.gallery.store import GalleryStore, PhotoRow
 from whalegui.core.identify import Identification
-from whalegui.core.images import PhotoMeta, load_photo, model_decode_size, read_photo_bytes
+from whalegui.core.images import PhotoMeta, load_photo, read_photo_bytes
 
 log = logging.getLogger(__name__)
 
-#: Photos embedded per batch during a bulk import or a re-embedding (also the unit of one import
+#: Photos analysed per batch during a bulk import or a re-embedding (also the unit of one import
 #: transaction).
 IMPORT_BATCH = 24
 
 
 @dataclass
 class PreparedPhoto:
-    """A photo read, hashed and decoded (and, once :meth:`PhotoIntake.embed` ran, embedded)."""
+    """A photo read, hashed and decoded (and, once :meth:`PhotoIntake.analyse` ran, analysed). ``fluke``
+    is a box the researcher drew, kept instead of the fluke finder's."""
 
     source: Path
     sha256: str
@@ -45,14 +48,18 @@ class PreparedPhoto:
     original_name: str
     taken_at: datetime | None
     gps: tuple[float, float] | None
-    embedding: np.ndarray | None = None
+    fluke: Fluke | None = None
+    analysis: Analysis | None = None
+
+    @property
+    def full_size(self) -> tuple[int, int]:
+        """The photo's upright full-resolution (width, height): the stored copy's pixels."""
+        return (self.meta.width, self.meta.height)
 
 
-def decode_size(embedder: Embedder | None) -> tuple[int, int]:
-    """The size photos are decoded at: the one the model's input is made from (as in training)."""
-    if embedder is None:
-        return (THUMB_SIZE, THUMB_SIZE)
-    return model_decode_size(embedder.card.preprocessing)
+def decode_size(analyser: Analyser | None) -> tuple[int, int]:
+    """The size photos are decoded at: the analyser's (thumbnail size when there is none)."""
+    return analyser.decode_size if analyser is not None else (THUMB_SIZE, THUMB_SIZE)
 
 
 def read_photo(path: Path) -> tuple[bytes, str]:
@@ -80,15 +87,15 @@ class PhotoIntake:
                              taken_at if taken_at is not None else photo.meta.taken_at,
                              gps if gps is not None else photo.meta.gps)
 
-    def prepare_new(self, paths: Sequence[Path], embedder: Embedder,
+    def prepare_new(self, paths: Sequence[Path], analyser: Analyser,
                     identified: Sequence[Identification] = ()) -> list[PreparedPhoto]:
-        """Read, hash, decode and embed photos that are not catalogued yet; raise on the first unreadable
+        """Read, hash, decode and analyse photos that are not catalogued yet; raise on the first unreadable
         (:class:`PhotoError`) or catalogued (:class:`DuplicatePhotoError`) one. A photo given twice is
         taken once. A path that is the ``query_path`` of one of ``identified`` (with the same bytes, when
-        the identification knows their hash) takes that identification's embedding instead of being
-        embedded again."""
+        the identification knows their hash) takes that identification's analysis (its fluke, a drawn box
+        included, its embedding and local features) instead of being analysed again."""
         known = {Path(i.query_path): i for i in identified if i.query_path is not None}
-        size = decode_size(embedder)
+        size = decode_size(analyser)
         prepared: list[PreparedPhoto] = []
         seen: set[str] = set()
         for p in paths:
@@ -102,49 +109,59 @@ class PhotoIntake:
             item = self.prepare(p, data, sha, size)
             ident = known.get(p)
             if ident is not None:
-                item.embedding = _reusable(ident, sha, embedder.dim)
+                item.analysis = _reusable(ident, sha, analyser)
+                if item.analysis is None and ident.fluke is not None and ident.fluke.source == "researcher":
+                    item.fluke = ident.fluke  # analysed again, in the box the researcher drew
             prepared.append(item)
-        self.embed(prepared, embedder)
+        self.analyse(prepared, analyser)
         return prepared
 
     @staticmethod
-    def embed(prepared: Sequence[PreparedPhoto], embedder: Embedder, batch_size: int = 16) -> None:
-        """Embed the photos that have no embedding yet."""
-        todo = [p for p in prepared if p.embedding is None]
+    def analyse(prepared: Sequence[PreparedPhoto], analyser: Analyser, batch_size: int = 16) -> None:
+        """Analyse the photos that have no analysis yet."""
+        todo = [p for p in prepared if p.analysis is None]
         if not todo:
             return
-        vectors = embedder.embed_images([p.image for p in todo], batch_size=batch_size)
-        for item, vec in zip(todo, vectors, strict=True):
-            item.embedding = vec
+        done = analyser.analyse_many([p.image for p in todo], [p.fluke for p in todo],
+                                     [p.full_size for p in todo], batch_size=batch_size)
+        for item, analysis in zip(todo, done, strict=True):
+            item.analysis = analysis
 
     def store(self, items: Sequence[tuple[PreparedPhoto, str]], *, create: Mapping[str, tuple[str, str]],
               action: str) -> list[int]:
-        """Catalogue embedded photos, each under its whale id, creating the whales in ``create`` (id ->
+        """Catalogue analysed photos, each under its whale id, creating the whales in ``create`` (id ->
         (name, notes)): files first, then one transaction, then the index. Returns the photo ids."""
         with self._store.lock:
             self._index.ensure()
             rows: list[PhotoRow] = []
             for p, whale_id in items:
-                if p.embedding is None:
-                    raise ValueError(f"{p.source} was not embedded")
+                a = p.analysis
+                if a is None:
+                    raise ValueError(f"{p.source} was not analysed")
                 file = self._files.write_photo(p.sha256, p.suffix, p.data)
                 thumb = self._files.write_thumb(p.image, p.sha256)
                 rows.append(PhotoRow(p.sha256, whale_id, file, thumb, p.original_name, p.taken_at, p.gps,
-                                     p.meta.width, p.meta.height, np.asarray(p.embedding)))
+                                     p.meta.width, p.meta.height, np.asarray(a.embedding), a.fluke,
+                                     a.features))
             ids, generation = self._store.insert_photos(rows, create=create, action=action)
             vectors = np.stack([r.embedding for r in rows]) if rows else np.zeros((0, 1), np.float32)
             self._index.apply(generation, add=(ids, vectors))
             return ids
 
 
-def _reusable(ident: Identification, sha256: str, dim: int) -> np.ndarray | None:
-    """The identification's embedding if it is one of this photo by this model's size, else None."""
+def _reusable(ident: Identification, sha256: str, analyser: Analyser) -> Analysis | None:
+    """The identification's analysis if it is one of this photo by these models, else None."""
     if ident.sha256 is not None and ident.sha256 != sha256:
-        log.info("%s changed since it was identified: embedding it again", ident.query_path)
+        log.info("%s changed since it was identified: analysing it again", ident.query_path)
         return None
     vec = np.asarray(ident.embedding, dtype=np.float32).reshape(-1)
-    if vec.shape[0] != dim:
-        log.warning("the identification of %s has a %d-value embedding, the model makes %d: embedding it "
-                    "again", ident.query_path, vec.shape[0], dim)
+    if ident.fingerprint and ident.fingerprint != analyser.fingerprint:
+        log.warning("%s was identified with other models: analysing it again", ident.query_path)
         return None
-    return vec
+    if vec.shape[0] != analyser.embedder.dim:
+        log.warning("the identification of %s has a %d-value embedding, the model makes %d: analysing it "
+                    "again", ident.query_path, vec.shape[0], analyser.embedder.dim)
+        return None
+    if ident.fluke is None or ident.features is None:
+        return None
+    return Analysis(ident.fluke, vec, ident.features)

@@ -1,10 +1,11 @@
 """Keeping a gallery sound: check, repair and re-embed (:class:`Maintenance`).
 
 A check verifies the database (SQLite's integrity and foreign keys), every stored photo against its hash,
-the thumbnails, the embeddings (size, finite, unit length) and the saved index against the database.
-Repairing rebuilds what can be rebuilt from what is kept: thumbnails from photos, embeddings from photos
-(with the gallery's own model), the index from the embeddings, and removes half-written temporary files.
-It never deletes a catalogued photo.
+the thumbnails, the embeddings (size, finite, unit length), each photo's fluke box and local features
+(present, of the current version, readable) and the saved index against the database. Repairing rebuilds
+what can be rebuilt from what is kept: thumbnails from photos, local features from photos and their boxes,
+embeddings and missing boxes from photos (with the gallery's own models), the index from the embeddings,
+and removes half-written temporary files. It never deletes a catalogued photo.
 """
 
 from __future__ import annotations
@@ -15,32 +16,40 @@ from collections.abc import Callable
 
 import numpy as np
 
-from whalegui.core.embedder import Embedder
+from whalegui.core.analysis import Analyser, fluke_features
 from whalegui.core.errors import PhotoError
+from whalegui.core.fluke import Fluke
+from whalegui.core.gallery.derived_store import DerivedStore
 from whalegui.core.gallery.files import THUMB_SIZE, PhotoFiles, is_temp_file, readable_image, stored_sha256
 from whalegui.core.gallery.index_cache import IndexCache
-from whalegui.core.gallery.intake import IMPORT_BATCH, decode_size
+from whalegui.core.gallery.intake import IMPORT_BATCH
 from whalegui.core.gallery.reports import CheckReport
-from whalegui.core.gallery.store import GalleryStore, ModelStamp
+from whalegui.core.gallery.store import GalleryStore, ModelStamp, PhotoAnalysis
 from whalegui.core.images import load_photo
 from whalegui.core.index import StaleIndexError
+from whalegui.core.verify import FEATURES_VERSION, LocalFeatures
 
 log = logging.getLogger(__name__)
 
+#: The decode size of a repair of local features when no model is loaded (the analyser's is used else).
+_FEATURES_DECODE = (960, 320)
+
 
 class Maintenance:
-    """Checks, repairs and re-embeds the gallery made of ``store``, ``files`` and ``index``.
+    """Checks, repairs and re-embeds the gallery made of ``store`` (and its ``derived`` data), ``files``
+    and ``index``.
 
-    ``embedder`` is the loaded model (None when browsing only); repairs that write need ``readonly``
-    false.
+    ``analyser`` analyses photos with the loaded models (None when browsing only); repairs that write need
+    ``readonly`` false.
     """
 
-    def __init__(self, store: GalleryStore, files: PhotoFiles, index: IndexCache, embedder: Embedder | None,
-                 *, readonly: bool) -> None:
+    def __init__(self, store: GalleryStore, derived: DerivedStore, files: PhotoFiles, index: IndexCache,
+                 analyser: Analyser | None, *, readonly: bool) -> None:
         self._store = store
+        self._derived = derived
         self._files = files
         self._index = index
-        self._embedder = embedder
+        self._analyser = analyser
         self._readonly = readonly
 
     def check(self, repair: bool = False) -> CheckReport:
@@ -52,31 +61,40 @@ class Maintenance:
                 return report
             self._check_files(report, repair)
             self._check_embeddings(report, repair)
+            self._check_derived(report, repair)
             self._check_index(report, repair)
         return report
 
-    def reembed(self, embedder: Embedder, progress: Callable[[int, int], None] | None = None) -> int:
-        """Re-embed every photo with ``embedder``, atomically: all embeddings are computed first, then
-        written in one transaction with the new model's stamp; then the index is rebuilt. Returns the
-        number of photos re-embedded."""
-        rows = self._store.query("SELECT id, file FROM photos ORDER BY id")
-        size = decode_size(embedder)
-        vectors: dict[int, np.ndarray] = {}
-        for start in range(0, len(rows), IMPORT_BATCH):
-            chunk = rows[start:start + IMPORT_BATCH]
-            images = [load_photo(self._files.path(file), min_size=size).image for _, file in chunk]
-            embedded = embedder.embed_images(images, batch_size=IMPORT_BATCH)
-            vectors.update((int(photo_id), vec) for (photo_id, _), vec in zip(chunk, embedded, strict=True))
-            if progress is not None:
-                progress(start + len(chunk), len(rows))
-        with self._store.lock:
-            self._store.replace_embeddings(vectors, ModelStamp(embedder.fingerprint, embedder.card.name,
-                                                               embedder.dim))
-            self._index.drop(remove_files=True)
-            self._index.rebuild("re-embedded with a new model", quiet=True)
-        if progress is not None and not rows:
+    def reembed(self, analyser: Analyser, progress: Callable[[int, int], None] | None = None) -> int:
+        """Re-analyse every photo with ``analyser``, atomically: each photo's fluke is found again (a box
+        the researcher drew is kept), its crop embedded and its local features extracted; the results are
+        staged, then written in one transaction with the new models' stamp, then the index is rebuilt.
+        Returns the number of photos re-embedded. An unreadable photo stops it with its
+        :class:`PhotoError`, changing nothing."""
+        records = self._store.photos()
+        size = analyser.decode_size
+        self._derived.clear_staged()
+        try:
+            for start in range(0, len(records), IMPORT_BATCH):
+                chunk = records[start:start + IMPORT_BATCH]
+                photos = [load_photo(r.path, min_size=size) for r in chunk]
+                analyses = analyser.analyse_many(
+                    [p.image for p in photos], [_drawn(r.fluke) for r in chunk],
+                    [(p.meta.width, p.meta.height) for p in photos], batch_size=IMPORT_BATCH)
+                self._derived.stage([PhotoAnalysis(r.photo_id, a.embedding, a.fluke, a.features)
+                                     for r, a in zip(chunk, analyses, strict=True)])
+                if progress is not None:
+                    progress(start + len(chunk), len(records))
+            with self._store.lock:
+                self._derived.apply_staged(ModelStamp(analyser.fingerprint, analyser.name,
+                                                      analyser.embedder.dim))
+                self._index.drop(remove_files=True)
+                self._index.rebuild("re-embedded with a new model", quiet=True)
+        finally:
+            self._derived.clear_staged()
+        if progress is not None and not records:
             progress(0, 0)
-        return len(rows)
+        return len(records)
 
     # ------------------------------------------------------------------ the parts of a check
 
@@ -133,17 +151,21 @@ class Maintenance:
             report.notes.append(f"{len(kept)} stored files are not in the catalogue (removed photos or an "
                                 "interrupted import); they are kept")
 
+    def _fixer(self, repair: bool) -> Analyser | None:
+        """The loaded analyser when it may rebuild the gallery's model-made data (it made them)."""
+        a = self._analyser
+        return a if repair and a is not None and a.fingerprint == self._store.model.fingerprint else None
+
     def _check_embeddings(self, report: CheckReport, repair: bool) -> None:
         model = self._store.model
-        embedder = self._embedder
-        if embedder is not None and model.fingerprint and embedder.fingerprint != model.fingerprint and \
+        analyser = self._analyser
+        if analyser is not None and model.fingerprint and analyser.fingerprint != model.fingerprint and \
                 self._store.photo_count() > 0:
             report.problems.append(f"model: the gallery was embedded with {model.name} "
                                    f"({model.fingerprint[:12]}), the loaded model is "
-                                   f"{embedder.card.name} ({embedder.fingerprint[:12]}); "
+                                   f"{analyser.name} ({analyser.fingerprint[:12]}); "
                                    "run 'whalegui reembed'")
-        fixer = embedder if repair and embedder is not None and embedder.fingerprint == model.fingerprint \
-            else None
+        fixer = self._fixer(repair)
         for photo_id, file, blob in self._store.query("SELECT id, file, embedding FROM photos ORDER BY id"):
             vec = np.frombuffer(blob, dtype="<f4") if len(blob) % 4 == 0 else np.zeros(0, np.float32)
             if len(vec) == model.dim and np.all(np.isfinite(vec)) and \
@@ -155,12 +177,52 @@ class Maintenance:
                                                if repair else ""))
                 continue
             try:
-                image = load_photo(self._files.path(file), min_size=decode_size(fixer)).image
-                self._store.set_embedding(photo_id, fixer.embed_images([image])[0], action="repair_embedding")
+                record = self._store.photo(photo_id)
+                photo = load_photo(record.path, min_size=fixer.decode_size)
+                analysis = fixer.analyse(photo.image, record.fluke, full_size=(photo.meta.width,
+                                                                               photo.meta.height))
+                self._store.set_embedding(photo_id, analysis.embedding, action="repair_embedding")
                 self._index.drop()  # rebuilt by the index check
                 report.repaired.append(what + "; re-embedded")
             except (PhotoError, OSError) as exc:
                 report.problems.append(f"{what} and cannot be re-embedded ({exc})")
+
+    def _check_derived(self, report: CheckReport, repair: bool) -> None:
+        """Each photo's fluke box and local features: present, current and readable."""
+        if self._store.schema_version < 2:
+            report.problems.append(f"schema: the gallery was made by an older whalegui (schema "
+                                   f"{self._store.schema_version}) and keeps no fluke boxes or local "
+                                   "features; open it for writing (check --repair, or reembed) to upgrade it")
+            return
+        records = {r.photo_id: r for r in self._store.photos()}
+        fixer = self._fixer(repair)
+        for photo_id, version, blob in self._derived.feature_rows():
+            record = records[photo_id]
+            what = f"photo {photo_id} ({record.path.name})"
+            faults = [] if record.fluke is not None else ["its fluke box is missing"]
+            faults += _features_fault(version, blob)
+            if not faults:
+                continue
+            text = f"{what}: {' and '.join(faults)}"
+            needs_model = record.fluke is None
+            if not repair or self._readonly or (needs_model and fixer is None):
+                hint = repair and needs_model
+                report.problems.append(text + (" (load the gallery's model and --repair to rebuild it)"
+                                               if hint else ""))
+                continue
+            try:
+                photo = load_photo(record.path, min_size=fixer.decode_size if fixer else _FEATURES_DECODE)
+                full = (photo.meta.width, photo.meta.height)
+                if record.fluke is None:
+                    assert fixer is not None
+                    analysis = fixer.analyse(photo.image, full_size=full)
+                    self._derived.set_derived(photo_id, analysis.fluke, analysis.features)
+                else:
+                    self._derived.set_derived(photo_id, None, fluke_features(photo.image, record.fluke,
+                                                                             full_size=full))
+                report.repaired.append(f"{text}; rebuilt from the stored photo")
+            except (PhotoError, OSError) as exc:
+                report.problems.append(f"{text} and cannot be rebuilt ({exc})")
 
     def _check_index(self, report: CheckReport, repair: bool) -> None:
         reason = None
@@ -188,3 +250,20 @@ class Maintenance:
         else:
             report.problems.append(f"index: {reason} (--repair rebuilds it; opening the gallery for "
                                    "writing also does)")
+
+
+def _drawn(fluke: Fluke | None) -> Fluke | None:
+    """A box the researcher drew (kept by a re-embedding); None for one the detector found."""
+    return fluke if fluke is not None and fluke.source == "researcher" else None
+
+
+def _features_fault(version: int | None, blob: bytes | None) -> list[str]:
+    if blob is None:
+        return ["its local features are missing"]
+    if version != FEATURES_VERSION:
+        return [f"its local features are stale (version {version}, this whalegui makes {FEATURES_VERSION})"]
+    try:
+        LocalFeatures.from_blob(bytes(blob))
+    except ValueError:
+        return ["its local features are damaged"]
+    return []

@@ -24,47 +24,19 @@ from typing import Any
 import numpy as np
 
 from whalegui.core.errors import GalleryError, PhotoNotFoundError, WhaleExistsError, WhaleNotFoundError
+from whalegui.core.fluke import Fluke
+from whalegui.core.gallery.schema import SCHEMA_VERSION, create_or_upgrade
 from whalegui.core.records import PhotoRecord, WhaleSummary
+from whalegui.core.verify import FEATURES_VERSION, LocalFeatures
 
 log = logging.getLogger(__name__)
 
 DB_NAME = "gallery.sqlite"
-SCHEMA_VERSION = 1
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS whales (
-    id TEXT PRIMARY KEY,
-    name TEXT NOT NULL DEFAULT '',
-    notes TEXT NOT NULL DEFAULT '',
-    created TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS photos (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    sha256 TEXT NOT NULL UNIQUE,
-    whale_id TEXT NOT NULL REFERENCES whales(id) ON UPDATE CASCADE ON DELETE RESTRICT,
-    file TEXT NOT NULL,
-    thumb TEXT,
-    original_name TEXT NOT NULL,
-    taken_at TEXT,
-    lat REAL,
-    lon REAL,
-    width INTEGER,
-    height INTEGER,
-    added_at TEXT NOT NULL,
-    embedding BLOB NOT NULL
-);
-CREATE INDEX IF NOT EXISTS photos_whale ON photos (whale_id);
-CREATE TABLE IF NOT EXISTS audit (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    at TEXT NOT NULL,
-    action TEXT NOT NULL,
-    whale_id TEXT,
-    details TEXT NOT NULL
-);
-"""
-
-_PHOTO_COLUMNS = "id, sha256, whale_id, file, thumb, original_name, taken_at, lat, lon, added_at"
+_PHOTO_COLUMNS = ("id, sha256, whale_id, file, thumb, original_name, taken_at, lat, lon, added_at, "
+                  "box_left, box_top, box_right, box_bottom, box_source, box_score, box_angle")
+#: The same columns from a version-1 database (no boxes), read-only until it is upgraded.
+_PHOTO_COLUMNS_V1 = ("id, sha256, whale_id, file, thumb, original_name, taken_at, lat, lon, added_at, "
+                     "NULL, NULL, NULL, NULL, NULL, NULL, NULL")
 _WHALE_SUMMARY = ("SELECT w.id, w.name, w.notes, w.created, COUNT(p.id), MAX(p.taken_at), MIN(p.id) "
                   "FROM whales w LEFT JOIN photos p ON p.whale_id = w.id ")
 #: Ids per ``IN (...)`` query (well below SQLite's limit on parameters).
@@ -85,6 +57,18 @@ class PhotoRow:
     width: int
     height: int
     embedding: np.ndarray
+    fluke: Fluke
+    features: LocalFeatures
+
+
+@dataclass(frozen=True)
+class PhotoAnalysis:
+    """What the pipeline derived from one catalogued photo: its embedding, fluke box and local features."""
+
+    photo_id: int
+    embedding: np.ndarray
+    fluke: Fluke
+    features: LocalFeatures
 
 
 @dataclass(frozen=True)
@@ -104,6 +88,7 @@ class GalleryStore:
         self.lock = threading.RLock()
         self._conn = conn
         self._closed = False
+        self._columns = _PHOTO_COLUMNS
 
     # ------------------------------------------------------------------ connection and schema
 
@@ -140,23 +125,19 @@ class GalleryStore:
                 self._conn.close()
 
     def init_schema(self, model: ModelStamp | None) -> None:
-        """Create the tables and the meta defaults where missing (a new gallery adopts ``model``)."""
+        """Create the tables and the meta defaults where missing (a new gallery adopts ``model``), or
+        upgrade a gallery made by an older whalegui (:mod:`.schema`), in one transaction."""
+        defaults = {
+            "gallery_id": secrets.token_hex(8),
+            "generation": "0",
+            "index_generation": "0",
+            "model_fingerprint": model.fingerprint if model else "",
+            "model_name": model.name if model else "",
+            "embedding_dim": str(model.dim) if model else "0",
+            "created": now(),
+        }
         with self.transaction() as c:
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    c.execute(statement)
-            defaults = {
-                "schema_version": str(SCHEMA_VERSION),
-                "gallery_id": secrets.token_hex(8),
-                "generation": "0",
-                "index_generation": "0",
-                "model_fingerprint": model.fingerprint if model else "",
-                "model_name": model.name if model else "",
-                "embedding_dim": str(model.dim) if model else "0",
-                "created": now(),
-            }
-            for key, value in defaults.items():
-                c.execute("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)", (key, value))
+            create_or_upgrade(c, defaults)
 
     def check_schema(self) -> None:
         """Raise :class:`GalleryError` unless this is a gallery database this version can read."""
@@ -168,6 +149,13 @@ class GalleryStore:
             raise GalleryError(f"{self.folder / DB_NAME} is not a gallery database (no schema version)")
         if int(version) > SCHEMA_VERSION:
             raise GalleryError(f"the gallery {self.folder} was made by a newer whalegui (schema {version})")
+        self._columns = _PHOTO_COLUMNS if int(version) >= 2 else _PHOTO_COLUMNS_V1
+
+    @property
+    def schema_version(self) -> int:
+        """The version of the database's schema (1: made before fluke boxes and local features were kept,
+        not upgraded yet because it was only opened read-only)."""
+        return int(self.meta("schema_version") or 0)
 
     # ------------------------------------------------------------------ transactions, meta, audit
 
@@ -247,6 +235,18 @@ class GalleryStore:
             self._require_open()
             return list(self._conn.execute(sql, tuple(params)).fetchall())
 
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        """Run one statement outside :meth:`transaction`: for this connection's temporary tables only."""
+        with self.lock:
+            self._require_open()
+            self._conn.execute(sql, tuple(params))
+
+    def execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """:meth:`execute` for many rows."""
+        with self.lock:
+            self._require_open()
+            self._conn.executemany(sql, rows)
+
     def query_one(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
         """The first row of a parametrised query, or None."""
         with self.lock:
@@ -286,40 +286,40 @@ class GalleryStore:
     def photos(self, whale_id: str | None = None) -> list[PhotoRecord]:
         """Every photo (of one whale when ``whale_id`` is given), oldest first."""
         if whale_id is None:
-            rows = self.query(f"SELECT {_PHOTO_COLUMNS} FROM photos ORDER BY id")
+            rows = self.query(f"SELECT {self._columns} FROM photos ORDER BY id")
         else:
             if not self.has_whale(whale_id):
                 raise WhaleNotFoundError(whale_id)
-            rows = self.query(f"SELECT {_PHOTO_COLUMNS} FROM photos WHERE whale_id = ? ORDER BY id",
+            rows = self.query(f"SELECT {self._columns} FROM photos WHERE whale_id = ? ORDER BY id",
                               (whale_id,))
         return [self._record(r) for r in rows]
 
     def photo(self, photo_id: int) -> PhotoRecord:
         """One photo; :class:`PhotoNotFoundError` when it is not catalogued."""
-        row = self.query_one(f"SELECT {_PHOTO_COLUMNS} FROM photos WHERE id = ?", (int(photo_id),))
+        row = self.query_one(f"SELECT {self._columns} FROM photos WHERE id = ?", (int(photo_id),))
         if row is None:
             raise PhotoNotFoundError(photo_id)
         return self._record(row)
 
     def find_photo_by_sha(self, sha256: str) -> PhotoRecord | None:
         """The catalogued photo with these bytes (by sha256), or None."""
-        row = self.query_one(f"SELECT {_PHOTO_COLUMNS} FROM photos WHERE sha256 = ?", (sha256,))
+        row = self.query_one(f"SELECT {self._columns} FROM photos WHERE sha256 = ?", (sha256,))
         return None if row is None else self._record(row)
 
     def photos_by_id(self, ids: Iterable[int]) -> dict[int, PhotoRecord]:
         """The records of the photos ``ids`` (ids not in the gallery are left out)."""
         wanted = sorted({int(i) for i in ids})
         out: dict[int, PhotoRecord] = {}
-        for chunk in _chunks(wanted):
+        for chunk in id_chunks(wanted):
             marks = ",".join("?" * len(chunk))
-            for r in self.query(f"SELECT {_PHOTO_COLUMNS} FROM photos WHERE id IN ({marks})", chunk):
+            for r in self.query(f"SELECT {self._columns} FROM photos WHERE id IN ({marks})", chunk):
                 out[int(r[0])] = self._record(r)
         return out
 
     def whale_of(self, ids: Sequence[int]) -> dict[int, str]:
         """The whale of each photo id (ids not in the gallery are left out)."""
         out: dict[int, str] = {}
-        for chunk in _chunks(list(ids)):
+        for chunk in id_chunks(list(ids)):
             marks = ",".join("?" * len(chunk))
             out.update((int(r[0]), r[1]) for r in self.query(
                 f"SELECT id, whale_id FROM photos WHERE id IN ({marks})", chunk))
@@ -328,7 +328,7 @@ class GalleryStore:
     def whale_stats(self, whale_ids: Sequence[str]) -> dict[str, tuple[str, int, datetime | None]]:
         """(name, photo count, last seen) of each whale."""
         out: dict[str, tuple[str, int, datetime | None]] = {}
-        for chunk in _chunks(list(whale_ids)):
+        for chunk in id_chunks(list(whale_ids)):
             marks = ",".join("?" * len(chunk))
             rows = self.query(f"SELECT w.id, w.name, COUNT(p.id), MAX(p.taken_at) FROM whales w LEFT JOIN "
                               f"photos p ON p.whale_id = w.id WHERE w.id IN ({marks}) GROUP BY w.id", chunk)
@@ -370,11 +370,17 @@ class GalleryStore:
                 gps = row.gps
                 cur = c.execute(
                     "INSERT INTO photos (sha256, whale_id, file, thumb, original_name, taken_at, lat, lon, "
-                    "width, height, added_at, embedding) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "width, height, added_at, embedding, box_left, box_top, box_right, box_bottom, "
+                    "box_source, box_score, box_angle) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (row.sha256, row.whale_id, row.file, row.thumb, row.original_name,
                      row.taken_at.isoformat() if row.taken_at else None, gps[0] if gps else None,
-                     gps[1] if gps else None, row.width, row.height, added, embedding_blob(row.embedding)))
-                ids.append(int(cur.lastrowid or 0))
+                     gps[1] if gps else None, row.width, row.height, added, embedding_blob(row.embedding),
+                     *fluke_values(row.fluke)))
+                photo_id = int(cur.lastrowid or 0)
+                c.execute("INSERT INTO features (photo_id, version, blob) VALUES (?, ?, ?)",
+                          (photo_id, FEATURES_VERSION, row.features.to_blob()))
+                ids.append(photo_id)
             by_whale: dict[str, list[dict[str, Any]]] = {}
             for row, photo_id in zip(rows, ids, strict=True):
                 by_whale.setdefault(row.whale_id, []).append(
@@ -462,18 +468,6 @@ class GalleryStore:
             self.audit(c, action, None, {"photo": photo_id})
             return self.bump_index_generation(c)
 
-    def replace_embeddings(self, vectors: Mapping[int, np.ndarray], model: ModelStamp) -> None:
-        """Write every photo's new embedding and the new model's stamp in one transaction (audited)."""
-        old = self.model
-        with self.transaction() as c:
-            for photo_id, vec in vectors.items():
-                c.execute("UPDATE photos SET embedding = ? WHERE id = ?", (embedding_blob(vec), photo_id))
-            self.set_model(c, model)
-            self.audit(c, "reembed", None, {"old_model": old.name, "old_fingerprint": old.fingerprint,
-                                            "model": model.name, "fingerprint": model.fingerprint,
-                                            "photos": len(vectors)})
-            self.bump_index_generation(c)
-
     # ------------------------------------------------------------------ internals
 
     def _require_open(self) -> None:
@@ -494,12 +488,28 @@ class GalleryStore:
             thumb_path=self.folder / r[4] if r[4] else None, original_name=r[5],
             taken_at=parse_time(r[6]),
             gps=(float(r[7]), float(r[8])) if r[7] is not None and r[8] is not None else None,
-            added_at=parse_time(r[9]) or datetime.min)
+            added_at=parse_time(r[9]) or datetime.min, fluke=stored_fluke(r[10:17]))
 
     @staticmethod
     def _summary(r: Sequence[Any], cover: PhotoRecord | None) -> WhaleSummary:
         return WhaleSummary(r[0], r[1], r[2], parse_time(r[3]) or datetime.min, int(r[4]), parse_time(r[5]),
                             cover)
+
+
+def fluke_values(fluke: Fluke) -> tuple[float, float, float, float, str, float, float]:
+    return (*map(float, fluke.box), fluke.source, float(fluke.score), float(fluke.angle))  # type: ignore[return-value]
+
+
+def stored_fluke(values: Sequence[Any]) -> Fluke | None:
+    """The fluke of the box columns (left, top, right, bottom, source, score, angle); None when not recorded
+    or unusable."""
+    left, top, right, bottom, source, score, angle = values
+    if source not in ("detector", "researcher", "frame") or None in (left, top, right, bottom):
+        return None
+    box = (float(left), float(top), float(right), float(bottom))
+    if not all(np.isfinite(box)) or box[2] <= box[0] or box[3] <= box[1]:
+        return None
+    return Fluke(box, str(source), float(score or 0.0), None, float(angle or 0.0))
 
 
 def embedding_blob(vec: np.ndarray) -> bytes:
@@ -528,6 +538,7 @@ def photo_details(p: PhotoRecord) -> dict[str, Any]:
             "whale": p.whale_id}
 
 
-def _chunks(items: list[Any]) -> Iterator[list[Any]]:
+def id_chunks(items: list[Any]) -> Iterator[list[Any]]:
+    """``items`` in lists short enough for one ``IN (...)`` query each."""
     for start in range(0, len(items), _CHUNK):
         yield items[start:start + _CHUNK]

@@ -17,8 +17,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from whalegui.core.analysis import Analyser
 from whalegui.core.catalogue import CATALOGUE_COLUMNS, read_catalogue, read_folder_catalogue
-from whalegui.core.embedder import Embedder
 from whalegui.core.errors import PhotoError
 from whalegui.core.gallery.intake import IMPORT_BATCH, PhotoIntake, PreparedPhoto, decode_size, read_photo
 from whalegui.core.gallery.reports import ImportReport
@@ -27,7 +27,7 @@ from whalegui.core.gallery.store import GalleryStore
 log = logging.getLogger(__name__)
 
 
-def import_catalogue(store: GalleryStore, intake: PhotoIntake, embedder: Embedder,
+def import_catalogue(store: GalleryStore, intake: PhotoIntake, analyser: Analyser,
                      csv_path: str | Path | None, images_dir: str | Path, *,
                      progress: Callable[[int, int], None] | None = None,
                      cancel: threading.Event | None = None) -> ImportReport:
@@ -44,7 +44,7 @@ def import_catalogue(store: GalleryStore, intake: PhotoIntake, embedder: Embedde
         return {w: (catalogue.whale_names.get(w, ""), catalogue.whale_notes.get(w, "")) for w in whale_ids}
 
     entries = catalogue.entries
-    size = decode_size(embedder)
+    size = decode_size(analyser)
     done = 0
     if progress is not None:
         progress(0, len(entries))
@@ -69,7 +69,7 @@ def import_catalogue(store: GalleryStore, intake: PhotoIntake, embedder: Embedde
             seen.add(sha)
             ready.append((prepared, entry.whale_id))
         if ready:
-            intake.embed([p for p, _ in ready], embedder, batch_size=IMPORT_BATCH)
+            intake.analyse([p for p, _ in ready], analyser, batch_size=IMPORT_BATCH)
             with store.lock:
                 new_whales = about(dict.fromkeys(w for _, w in ready if not store.has_whale(w)))
                 intake.store(ready, create=new_whales, action="import")
