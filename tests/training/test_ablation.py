@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.core.test_fluke import make_detector
+from tests.models import make_detector
 from tests.flukes import pattern_photo
 from tests.models import make_tiny_model
 from training.__main__ import main
