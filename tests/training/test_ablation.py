@@ -11,9 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.models import make_detector
 from tests.flukes import pattern_photo
-from tests.models import make_tiny_model
+from tests.models import make_detector, make_tiny_model
 from training.__main__ import main
 from training.ablation import (
     PIPELINES,
