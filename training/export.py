@@ -5,6 +5,7 @@ output is renamed ``embedding``. Parity is checked on random and real inputs (ON
 abs diff printed, failure above 1e-4). ``--compress fp16`` stores the large weights as float16 with Cast
 nodes (ONNX Runtime folds them back to float32 when it loads the model: half the file, same speed); its
 parity against the float32 Keras model is reported separately (cosine similarity of the embeddings).
+:func:`export_model` does the same for any Keras embedder (:mod:`training.field_embedder` uses it).
 """
 
 from __future__ import annotations
@@ -131,14 +132,29 @@ def export_onnx(embedder: Any, cfg: TrainConfig, out: str | Path, *, name: str |
                 new_whale_threshold: float = 0.5, training: dict[str, Any] | None = None,
                 metrics: dict[str, Any] | None = None, compress: str = "none",
                 real_photos: Sequence[Path] = ()) -> ModelCard:
-    """Write ``out`` (.onnx) and its card; check parity; return the card."""
+    """Write ``out`` (.onnx) and its card for a model trained from ``cfg``; check parity; return the card."""
+    train_info = dict(training or {})
+    train_info.setdefault("config", cfg.to_dict())
+    credits = (VGG16_CREDIT,) if cfg.weights.lower() != "none" else ()
+    return export_model(embedder, out, cfg.preprocessing(), name=name, embedding_dim=cfg.embedding_dim,
+                        backbone=cfg.backbone, new_whale_threshold=new_whale_threshold, training=train_info,
+                        metrics=metrics, credits=credits, compress=compress, real_photos=real_photos,
+                        seed=cfg.seed)
+
+
+def export_model(embedder: Any, out: str | Path, prep: Preprocessing, *, embedding_dim: int,
+                 backbone: str, name: str | None = None, new_whale_threshold: float = 0.5,
+                 training: dict[str, Any] | None = None, metrics: dict[str, Any] | None = None,
+                 credits: Sequence[str] = (), compress: str = "none", real_photos: Sequence[Path] = (),
+                 seed: int = 0) -> ModelCard:
+    """Write ``out`` (.onnx) and its card for any Keras embedder fed as ``prep`` says; check parity
+    (:class:`ParityError` above ``PARITY_TOLERANCE``); return the card."""
     import onnx
 
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    prep = cfg.preprocessing()
     proto = to_onnx(embedder, prep)
-    inputs = parity_inputs(prep, real_photos, seed=cfg.seed)
+    inputs = parity_inputs(prep, real_photos, seed=seed)
     tmp32 = out.with_name(out.stem + ".fp32.tmp.onnx")
     onnx.save(proto, tmp32)
     try:
@@ -170,14 +186,12 @@ def export_onnx(embedder: Any, cfg: TrainConfig, out: str | Path, *, name: str |
         raise ValueError(f"compress must be none or fp16, not {compress!r}")
 
     train_info = dict(training or {})
-    train_info.setdefault("config", cfg.to_dict())
     train_info["export"] = {"opset": OPSET, "weights_storage": "float16" if compress == "fp16" else "float32",
                             "parity": parity_report}
-    credits = (VGG16_CREDIT,) if cfg.weights.lower() != "none" else ()
     card = ModelCard(
         name=name or out.stem, input_name="image", output_name="embedding", preprocessing=prep,
-        embedding_dim=cfg.embedding_dim, sha256=file_sha256(out), new_whale_threshold=new_whale_threshold,
-        backbone=cfg.backbone, training=train_info, metrics=dict(metrics or {}), credits=credits,
+        embedding_dim=embedding_dim, sha256=file_sha256(out), new_whale_threshold=new_whale_threshold,
+        backbone=backbone, training=train_info, metrics=dict(metrics or {}), credits=tuple(credits),
         created=dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
     )
     card.save(card_path_for(out))

@@ -14,7 +14,7 @@ import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -25,6 +25,15 @@ from whalegui.core.model_card import Preprocessing
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
+
+
+class PhotoViews(Protocol):
+    """What :func:`extract_features` reads: photo ``i``'s model inputs for the given views."""
+
+    @property
+    def paths(self) -> Sequence[Path]: ...
+
+    def views(self, i: int, views: Sequence[int]) -> list[np.ndarray]: ...
 
 
 class ViewLoader:
@@ -58,7 +67,7 @@ class ViewLoader:
         return np.stack([self.views(i, [v])[0] for i, v in samples])
 
 
-def extract_features(extractor: Any, loader: ViewLoader, views: int, *, batch_size: int = 32,
+def extract_features(extractor: Any, loader: PhotoViews, views: int, *, batch_size: int = 32,
                      progress: Progress | None = None, workers: int = 2) -> np.ndarray:
     """Features of every photo x view: float16 array (n_photos, views, *feature_shape)."""
     n = len(loader.paths)

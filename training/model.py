@@ -84,36 +84,20 @@ def build_embedder(cfg: TrainConfig) -> keras.Model:
     return build_whale_model(cfg).embedder
 
 
-class TripletTrainer(keras.Model):  # type: ignore[misc]
-    """Trains ``net`` with a triplet loss.
+class NetTrainer(keras.Model):  # type: ignore[misc]
+    """Trains ``net`` on the loss a subclass's ``_loss(data, training)`` computes; owns ``train_step`` and
+    ``test_step`` and reports the running mean loss as ``loss``."""
 
-    ``mode="triplet"``: batches are ``((anchor, positive, negative), ignored)`` and the same ``net`` embeds
-    all three (the original "whale model fuse"). ``mode="batch-hard"`` / ``"semi-hard"``: batches are
-    ``(x, labels)`` of P whales x K photos, triplets mined inside the batch.
-    """
-
-    def __init__(self, net: keras.Model, margin: float, mode: str = "triplet", **kwargs: Any) -> None:
+    def __init__(self, net: keras.Model, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        if mode not in ("triplet", "batch-hard", "semi-hard"):
-            raise ValueError(f"unknown triplet mode {mode!r}")
         self.net = net
-        self.margin = float(margin)
-        self.mode = mode
         self.loss_tracker = keras.metrics.Mean(name="loss")
 
     def call(self, inputs: Any, training: bool = False) -> Any:
         return self.net(inputs, training=training)
 
     def _loss(self, data: Any, training: bool) -> tf.Tensor:
-        x, y = data
-        if self.mode == "triplet":
-            a, p, n = x
-            return triplet_loss(self.net(a, training=training), self.net(p, training=training),
-                                self.net(n, training=training), self.margin)
-        emb = self.net(x, training=training)
-        if self.mode == "batch-hard":
-            return batch_hard_triplet_loss(y, emb, self.margin)
-        return semi_hard_triplet_loss(y, emb, self.margin)
+        raise NotImplementedError
 
     def train_step(self, data: Any) -> dict[str, Any]:
         with tf.GradientTape() as tape:
@@ -131,6 +115,33 @@ class TripletTrainer(keras.Model):  # type: ignore[misc]
     @property
     def metrics(self) -> list[Any]:
         return [self.loss_tracker]
+
+
+class TripletTrainer(NetTrainer):
+    """Trains ``net`` with a triplet loss.
+
+    ``mode="triplet"``: batches are ``((anchor, positive, negative), ignored)`` and the same ``net`` embeds
+    all three (the original "whale model fuse"). ``mode="batch-hard"`` / ``"semi-hard"``: batches are
+    ``(x, labels)`` of P whales x K photos, triplets mined inside the batch.
+    """
+
+    def __init__(self, net: keras.Model, margin: float, mode: str = "triplet", **kwargs: Any) -> None:
+        super().__init__(net, **kwargs)
+        if mode not in ("triplet", "batch-hard", "semi-hard"):
+            raise ValueError(f"unknown triplet mode {mode!r}")
+        self.margin = float(margin)
+        self.mode = mode
+
+    def _loss(self, data: Any, training: bool) -> tf.Tensor:
+        x, y = data
+        if self.mode == "triplet":
+            a, p, n = x
+            return triplet_loss(self.net(a, training=training), self.net(p, training=training),
+                                self.net(n, training=training), self.margin)
+        emb = self.net(x, training=training)
+        if self.mode == "batch-hard":
+            return batch_hard_triplet_loss(y, emb, self.margin)
+        return semi_hard_triplet_loss(y, emb, self.margin)
 
 
 def distribution_strategy() -> tf.distribute.Strategy:

@@ -14,7 +14,7 @@ from PIL import Image, ImageDraw
 
 from tests.models import make_detector
 from whalegui.core.errors import ModelError
-from whalegui.core.fluke import Fluke, FlukeFinder, box_iou, clamp_box, crop_fluke
+from whalegui.core.fluke import Fluke, FlukeFinder, box_iou, clamp_box, crop_fluke, crops_for_embedding
 
 
 def test_the_box_and_tips_map_back_to_photo_pixels(tmp_path: Path) -> None:
@@ -85,3 +85,11 @@ def test_bad_detector_files_are_model_errors(tmp_path: Path) -> None:
     path.with_suffix(".json").write_text(json.dumps({**card, "outputs": {"box": "nope"}}))
     with pytest.raises(ModelError, match="no output"):
         FlukeFinder(path)
+
+
+def test_only_a_fluke_small_in_its_frame_is_cropped_for_the_embedding() -> None:
+    size = (1000, 500)
+    assert crops_for_embedding(Fluke((100, 100, 500, 300)), size, 0.5)  # 16% of the frame
+    assert not crops_for_embedding(Fluke((0, 0, 900, 400)), size, 0.5)  # 72%: it fills the frame
+    assert not crops_for_embedding(Fluke.whole(size), size, 0.5)  # nothing found
+    assert crops_for_embedding(Fluke((0, 0, 900, 400)), size, 0.8)

@@ -35,6 +35,8 @@ from typing import Any
 
 import numpy as np
 
+from training.recipes.figures import round_figures
+
 REPO = Path(__file__).resolve().parents[2]
 SHARED = REPO / ".." / "shared"
 WEIGHTS = SHARED / "weights" / "vgg16_imagenet_notop.weights.h5"
@@ -47,16 +49,6 @@ TRAIN_SEED, TEST_SEED = 1001, 2002
 IDLE_LATENCY_MS = {"96x288": 119, "112x336": 151, "128x384": 220, "160x480": 349}
 
 log = logging.getLogger("default_model")
-
-
-def _round(obj: Any) -> Any:
-    if isinstance(obj, float):  # 4 significant digits: keeps parity figures like 1.6e-07
-        return float(f"{obj:.4g}")
-    if isinstance(obj, dict):
-        return {k: _round(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_round(v) for v in obj]
-    return obj
 
 
 def read_test_set(test_dir: Path) -> tuple[Any, Any, list[Path], list[str]]:
@@ -210,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
             "accuracy on real whales is unmeasured."),
         "backbone_weights": "ImageNet VGG16 (frozen), features cached per photo and view",
         "mining": best,
-        "mining_comparison_on_synthetic_test": _round(comparison),
+        "mining_comparison_on_synthetic_test": round_figures(comparison),
     })
     metrics = {
         "test_set": (f"synthetic, seed {TEST_SEED}, never seen in training: {len(gal)} gallery photos "
@@ -234,11 +226,12 @@ def main(argv: list[str] | None = None) -> int:
             "identify budget on 2 cores; 128x384 scored higher but costs ~220 ms.")
     if args.ablation and args.ablation.is_file():
         training["ablation_on_cached_features"] = json.loads(args.ablation.read_text())
-    card = replace(card, training=_round(training), metrics=_round(metrics), credits=(VGG16_CREDIT,))
+    card = replace(card, training=round_figures(training), metrics=round_figures(metrics),
+                   credits=(VGG16_CREDIT,))
     card.save(card_path)
     report = {"data": summary, "comparison": comparison, "onnx": onnx_eval, "untrained": untrained,
               "wall_seconds": time.perf_counter() - t_start}
-    (work / "report.json").write_text(json.dumps(_round(report), indent=2, default=str) + "\n")
+    (work / "report.json").write_text(json.dumps(round_figures(report), indent=2, default=str) + "\n")
     log.info("done in %.0f s: %s MAP@5 %.4f (baseline %.4f); card %s", report["wall_seconds"], args.out,
              fin["map5"], fin["map5_all_new_whale"], card_path)
     return 0

@@ -5,6 +5,10 @@ Zoom is shared (a factor relative to "fit", so photos of different resolutions s
 the pan position (the visible centre as a fraction of each photo). The query can be rotated and flipped;
 that is a view transform only, the file is never changed. The screen proposes what the verdict says: under
 "likely a new whale" Enter means New whale, else it confirms the selected candidate.
+
+Each pane outlines its photo's fluke box. The researcher can draw a new box on the query (Draw box, B, or
+Shift+drag) and the photo is identified again with it; Show matches (M) marks the keypoint pairs that the
+geometric check matched between the query and the candidate photo, in the same colour and number on both.
 """
 
 from __future__ import annotations
@@ -13,21 +17,27 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtGui import QColor, QImage, QPixmap
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QToolButton, QVBoxLayout, QWidget
 
-from whalegui.core.identify import Candidate
+from whalegui.core.identify import Candidate, Identification
+from whalegui.core.verify import Verification
 from whalegui.gui.candidate_strip import CandidateStrip
 from whalegui.gui.controller import Controller
 from whalegui.gui.elided_label import ElidedLabel
-from whalegui.gui.image_pane import ZOOM_STEP, ImagePane
+from whalegui.gui.image_pane import ZOOM_STEP, Box, ImagePane
 from whalegui.gui.messages import day, moment, plural
 from whalegui.gui.photo_panes import PhotoPanes
 from whalegui.gui.resources import icon
 from whalegui.gui.review_model import CandidatePhoto, QueueEntry, Status
 
 MIN_ZOOM, MAX_ZOOM = 0.25, 64.0
-KEYS_HINT = "←/→ candidates · ↑/↓ that whale's photos · wheel or +/- zoom · drag to pan · F1 all keys"
+KEYS_HINT = (
+    "←/→ candidates · ↑/↓ that whale's photos · wheel or +/- zoom · drag to pan · Shift+drag a fluke box · "
+    "M matches · F1 all keys"
+)
+#: The fluke box's colour by who placed it.
+BOX_COLOURS = {"detector": QColor("#4dd0e1"), "researcher": QColor("#ffb74d")}
 
 
 class CompareView(QWidget):
@@ -66,6 +76,17 @@ class CompareView(QWidget):
             tools.addWidget(self._tool(name, tip, slot))
             if name in ("zoom-100", "rotate-right"):
                 tools.addSpacing(8)
+        tools.addSpacing(8)
+        self.draw_button = self._tool("draw-box", "Draw the fluke's box on the query, then identify it again "
+                                      "with it (B, or Shift+drag)", None)
+        self.matches_button = self._tool("matches", "Show the marks matched between the query and the "
+                                         "candidate (M)", None)
+        for button in (self.draw_button, self.matches_button):
+            button.setCheckable(True)
+            tools.addWidget(button)
+        self.draw_button.toggled.connect(self.query_pane.set_drawing)
+        self.matches_button.toggled.connect(lambda _on: self._update_matches())
+        self._matches: tuple[Identification, int, Verification] | None = None
         self.zoom_label = QLabel("", self)
         self.zoom_label.setObjectName("hint")
         tools.addSpacing(8)
@@ -114,16 +135,89 @@ class CompareView(QWidget):
         controller.query_image_loaded.connect(self._on_query_image_loaded)
         controller.candidate_image_loaded.connect(self._on_candidate_image_loaded)
         controller.undo_stack.canUndoChanged.connect(self.undo_button.setEnabled)
+        self.query_pane.box_drawn.connect(self._on_box_drawn)
+        controller.flukes.matches_loaded.connect(self._on_matches_loaded)
         self._on_current_entry_changed(self._review.current_entry)
 
-    def _tool(self, name: str, tip: str, slot: Callable[[], None]) -> QToolButton:
+    def _tool(self, name: str, tip: str, slot: Callable[[], None] | None) -> QToolButton:
         button = QToolButton(self)
         button.setIcon(icon(name))
         button.setToolTip(tip)
         button.setAutoRaise(True)
         button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        button.clicked.connect(slot)
+        if slot is not None:
+            button.clicked.connect(slot)
         return button
+
+    # ------------------------------------------------------------------ the fluke box and the matches
+
+    @property
+    def show_matches(self) -> bool:
+        """Whether the matched marks are shown."""
+        return self.matches_button.isChecked()
+
+    def toggle_matches(self) -> None:
+        """Show or hide the matched marks (M)."""
+        self.matches_button.toggle()
+
+    def set_show_matches(self, show: bool) -> None:
+        self.matches_button.setChecked(show)
+
+    def toggle_drawing(self) -> None:
+        """Turn box drawing on the query on or off (B); a drawn box turns it off again."""
+        self.draw_button.toggle()
+
+    def _on_box_drawn(self, box: Box) -> None:
+        if self._controller.flukes.redraw(box, self.query_pane.image_size()):
+            self.query_pane.set_fluke_box(box, BOX_COLOURS["researcher"], dashed=True)  # until it is used
+        self.draw_button.setChecked(False)
+
+    def _update_query_box(self) -> None:
+        entry = self._review.current_entry
+        fluke = entry.identification.fluke if entry is not None and entry.identification else None
+        if entry is None or fluke is None or not fluke.found or self.query_pane.path != str(entry.path):
+            self.query_pane.set_fluke_box(None)
+        else:
+            self.query_pane.set_fluke_box(fluke.box, BOX_COLOURS.get(fluke.source))
+
+    def _update_candidate_box(self) -> None:
+        shown = self._review.current_photo()
+        fluke = shown.photo.fluke if shown is not None else None
+        on_screen = shown is not None and self.candidate_pane.path == str(shown.photo.path)
+        if fluke is None or not fluke.found or not on_screen:
+            self.candidate_pane.set_fluke_box(None)
+        else:
+            self.candidate_pane.set_fluke_box(fluke.box, BOX_COLOURS.get(fluke.source))
+
+    def _match_key(self) -> tuple[Identification, int] | None:
+        """The query's identification and the candidate photo shown, when both photos are on screen."""
+        entry, shown = self._review.current_entry, self._review.current_photo()
+        if entry is None or entry.identification is None or shown is None or entry.status is Status.ERROR:
+            return None
+        if self.query_pane.path != str(entry.path) or self.candidate_pane.path != str(shown.photo.path):
+            return None
+        return entry.identification, shown.photo.photo_id
+
+    def _update_matches(self) -> None:
+        """Show the pairs for what is on screen, asking for them first if they are not here yet."""
+        key = self._match_key()
+        held = self._matches
+        current = held is not None and key is not None and held[0] is key[0] and held[1] == key[1]
+        if self.show_matches and current and held is not None:
+            pairs = held[2].pairs
+            self.query_pane.set_marks([(float(x), float(y)) for x, y in pairs[:, :2]])
+            self.candidate_pane.set_marks([(float(x), float(y)) for x, y in pairs[:, 2:]])
+        else:
+            self.query_pane.set_marks([])
+            self.candidate_pane.set_marks([])
+            if self.show_matches and key is not None and not current:
+                self._controller.flukes.request_matches(*key)
+        self.panes.match_lines.update()
+        self._update_candidate_title()
+
+    def _on_matches_loaded(self, identification: Identification, photo_id: int, found: Verification) -> None:
+        self._matches = (identification, photo_id, found)
+        self._update_matches()
 
     # ------------------------------------------------------------------ what the window asks
 
@@ -178,6 +272,7 @@ class CompareView(QWidget):
     def _apply(self) -> None:
         for pane in (self.query_pane, self.candidate_pane):
             pane.show_at(self.zoom, self.centre)
+        self.panes.match_lines.update()
         self.zoom_label.setText(f"{self.zoom * 100:.0f}% of fit" if self.query_pane.has_image() else "")
 
     def _on_pane_panned(self, fx: float, fy: float) -> None:
@@ -200,18 +295,19 @@ class CompareView(QWidget):
         elif entry.status is Status.ERROR:
             title.setText(f"Query: {entry.name}")
             self.query_pane.set_message(f"This photo cannot be used:\n{entry.reason}")
-        else:
-            when = moment(entry.taken_at)
-            title.setText(f"Query: {entry.name}" + (f" · {when}" if when else ""))
-            if self.query_pane.path != str(entry.path):
-                self.query_pane.set_message("Loading…")
+        elif self.query_pane.path != str(entry.path):
+            self.query_pane.set_message("Loading…")
         self._on_current_entry_updated(entry)
 
     def _on_current_entry_updated(self, entry: QueueEntry | None) -> None:
         if entry is not None and entry.status is Status.ERROR and self.query_pane.has_image():
             self.query_pane.set_message(f"This photo cannot be used:\n{entry.reason}")
+        if entry is not None and entry.status is not Status.ERROR:
+            self.panes.query_title.setText(_query_title(entry))
+        self._update_query_box()
         self._update_verdict(entry)
         self._update_buttons(entry)
+        self._update_matches()
 
     def _update_buttons(self, entry: QueueEntry | None) -> None:
         reviewable = entry is not None and entry.reviewable and self._controller.ready
@@ -275,15 +371,7 @@ class CompareView(QWidget):
         if shown is None:
             return
         cand, photo = shown.candidate, shown.photo
-        name = f" {cand.name}" if cand.name else ""
-        if shown.best_match:
-            note = " · best match"
-        else:
-            taken = day(photo.taken_at)
-            note = f" · taken {taken}" if taken else ""
-        self.panes.candidate_title.setText(
-            f"#{shown.rank + 1} {cand.whale_id}{name} · photo {shown.index + 1}/{max(shown.count, 1)}{note}"
-        )
+        self._update_candidate_title()
         taken = day(photo.taken_at)
         self.panes.candidate_title.set_tooltip(
             f"{photo.original_name}" + (f", taken {taken}" if taken else "")
@@ -291,15 +379,54 @@ class CompareView(QWidget):
         )
         if self.candidate_pane.path != str(photo.path):
             self.candidate_pane.set_message("Loading…")
+        self._update_candidate_box()
+        self._update_matches()
+
+    def _update_candidate_title(self) -> None:
+        shown = self._review.current_photo()
+        if shown is None:
+            return
+        cand, photo = shown.candidate, shown.photo
+        name = f" {cand.name}" if cand.name else ""
+        if shown.best_match:
+            note = " · best match"
+        else:
+            taken = day(photo.taken_at)
+            note = f" · taken {taken}" if taken else ""
+        inliers = cand.inliers if photo.photo_id == cand.photo.photo_id else None
+        held, key = self._matches, self._match_key()
+        if held is not None and key is not None and held[0] is key[0] and held[1] == photo.photo_id:
+            inliers = held[2].inliers
+        if inliers is not None:
+            note += f" · {plural(inliers, 'matching mark')}"
+        self.panes.candidate_title.setText(
+            f"#{shown.rank + 1} {cand.whale_id}{name} · photo {shown.index + 1}/{max(shown.count, 1)}{note}"
+        )
 
     def _on_query_image_loaded(self, path: str, image: QImage) -> None:
         entry = self._review.current_entry
         if entry is not None and str(entry.path) == path:
             self.query_pane.set_image(path, image)
+            self._update_query_box()
             self._apply()
+            self._update_matches()
 
     def _on_candidate_image_loaded(self, path: str, image: QImage) -> None:
         shown = self._review.current_photo()
         if shown is not None and str(shown.photo.path) == path:
             self.candidate_pane.set_image(path, image)
+            self._update_candidate_box()
             self._apply()
+            self._update_matches()
+
+
+def _query_title(entry: QueueEntry) -> str:
+    """``Query: NAME · when``, and where its fluke came from when that is not the detector."""
+    when = moment(entry.taken_at)
+    text = f"Query: {entry.name}" + (f" · {when}" if when else "")
+    fluke = entry.identification.fluke if entry.identification is not None else None
+    if fluke is not None and not fluke.found:
+        text += " · no fluke found: whole frame used"
+    elif fluke is not None and fluke.source == "researcher":
+        text += " · box drawn by hand"
+    return text

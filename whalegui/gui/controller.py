@@ -28,6 +28,7 @@ from whalegui.core.identify import Candidate, Identification
 from whalegui.core.images import find_photos, is_photo_file, read_metadata
 from whalegui.core.records import PhotoRecord, new_whale_id
 from whalegui.gui import messages
+from whalegui.gui.fluke_review import FlukeReview
 from whalegui.gui.gallery_editor import GalleryEditor
 from whalegui.gui.messages import Message
 from whalegui.gui.review_model import CandidatePhoto, QueueEntry, ReviewModel, Status
@@ -95,6 +96,10 @@ class Controller(QObject):
         self.editor.error_raised.connect(self.error_raised)
         self.editor.status_messaged.connect(self.status_messaged)
         self.editor.import_finished.connect(self._on_import_finished)
+        self.flukes = FlukeReview(self.service, self.review, lambda: self.settings.top_k,
+                                  lambda: self.ready, self)
+        self.flukes.error_raised.connect(self.error_raised)
+        self.flukes.status_messaged.connect(self.status_messaged)
         self.review.current_entry_changed.connect(self._on_current_entry_changed)
         self.review.candidate_selected.connect(self._on_candidate_selected)
         self.review.candidate_photo_changed.connect(self._on_candidate_photo_changed)

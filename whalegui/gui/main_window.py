@@ -235,6 +235,8 @@ class MainWindow(QMainWindow):
             self._action("Rotate query right", lambda: cv.rotate(90), "]", "rotate-right"),
             self._action("Flip query left-right", cv.flip_horizontal, "H", "flip-horizontal"),
             self._action("Flip query upside down", cv.flip_vertical, "V", "flip-vertical"),
+            self._action("Draw the query's fluke box", cv.toggle_drawing, "B", "draw-box"),
+            self._action("Show matches", cv.toggle_matches, "M", "matches"),
         ]
         self.review_tab_action = self._action(
             "&Review", lambda: self.tabs.setCurrentIndex(0), "Ctrl+1", "review"

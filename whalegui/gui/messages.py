@@ -43,6 +43,8 @@ SHORTCUTS_HELP = """<table>
 <tr><td><b>↑ ↓</b></td><td>previous / next photo of the selected whale</td></tr>
 <tr><td><b>+ - 0 1</b></td><td>zoom in, zoom out, fit, 1:1 (mouse wheel zooms, drag pans)</td></tr>
 <tr><td><b>[ ] H V</b></td><td>rotate the query left / right, flip it left-right / upside down</td></tr>
+<tr><td><b>B, Shift+drag</b></td><td>draw the fluke's box on the query and identify it again with it</td></tr>
+<tr><td><b>M</b></td><td>show or hide the matched marks between the query and the candidate</td></tr>
 <tr><td><b>Ctrl+O, Ctrl+V</b></td><td>open photos, paste photos (or drop them anywhere)</td></tr>
 <tr><td><b>F9</b></td><td>show or hide the queue (more room for the photos)</td></tr>
 </table>"""
@@ -187,6 +189,15 @@ def identify_failed(photo_name: str, exc: BaseException) -> Message:
     return Message(
         "Identification failed",
         f"Identifying {photo_name} failed: {error_reason(exc)}.\n\nThe details are in {LOG_HINT}.",
+    )
+
+
+def box_failed(photo_name: str, exc: BaseException) -> Message:
+    """Identifying a photo again with the box the researcher drew failed (a box too small, say)."""
+    return Message(
+        "Identification with the box failed",
+        f"{photo_name} could not be identified with the box drawn: {error_reason(exc)}.\n\n"
+        "Its earlier candidates still stand; draw a larger box around the fluke to try again.",
     )
 
 

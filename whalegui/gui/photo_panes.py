@@ -4,18 +4,21 @@ A fluke photo is usually much wider than high. Side by side, two wide photos fil
 screen's height and leave the rest dark; one above the other they can be shown larger. So the panes are
 placed whichever way shows both photos larger, and their heights follow the photos at the width they get
 (the room left over stays below them instead of as dark bands around the photos).
+
+When both panes mark matched keypoints, a see-through layer over them joins each pair with a line in the
+pair's colour, wherever zoom and pan have put the two points.
 """
 
 from __future__ import annotations
 
 import math
 
-from PySide6.QtCore import QSize, Qt
-from PySide6.QtGui import QResizeEvent
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt
+from PySide6.QtGui import QPainter, QPaintEvent, QPen, QResizeEvent
 from PySide6.QtWidgets import QSizePolicy, QSplitter, QVBoxLayout, QWidget
 
 from whalegui.gui.elided_label import ElidedLabel
-from whalegui.gui.image_pane import ImagePane
+from whalegui.gui.image_pane import ImagePane, mark_colour
 
 #: Width over height assumed before a photo has loaded (a typical fluke crop).
 DEFAULT_ASPECT = 2.5
@@ -46,6 +49,11 @@ class PhotoPanes(QWidget):
             pane.shape_changed.connect(self.relayout)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self._aspects = (DEFAULT_ASPECT, DEFAULT_ASPECT)
+        self.match_lines = MatchLines(self)
+        for pane in (self.query_pane, self.candidate_pane):
+            for bar in (pane.horizontalScrollBar(), pane.verticalScrollBar()):
+                bar.valueChanged.connect(self.match_lines.update)
+        self.splitter.splitterMoved.connect(self.match_lines.update)
 
     def sizeHint(self) -> QSize:
         return QSize(800, 420)
@@ -64,6 +72,9 @@ class PhotoPanes(QWidget):
 
     def relayout(self) -> None:
         """Place and size the panes for the photos shown and the room there is."""
+        self.match_lines.setGeometry(self.rect())
+        self.match_lines.raise_()
+        self.match_lines.update()
         width, height = self.width(), self.height()
         if width <= 0 or height <= 0:
             return
@@ -105,3 +116,37 @@ def _shown(aspects: tuple[float, float], pane_w: float, pane_h: float) -> float:
         w = min(pane_w, pane_h * aspect)
         areas.append(w * w / aspect)
     return min(areas)
+
+
+class MatchLines(QWidget):
+    """A see-through layer over the panes that joins each matched pair of marks with a line."""
+
+    def __init__(self, panes: PhotoPanes) -> None:
+        super().__init__(panes)
+        self._panes = panes
+        self.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        self.setAttribute(Qt.WidgetAttribute.WA_NoSystemBackground)
+
+    def lines(self) -> list[tuple[QPointF, QPointF]]:
+        """The pairs' ends in this layer's pixels, query end first (pairs off either pane's view left out)."""
+        q, c = self._panes.query_pane, self._panes.candidate_pane
+        out = []
+        for a, b in zip(q.mark_view_points(), c.mark_view_points(), strict=False):
+            if q.viewport().rect().contains(a.toPoint()) and c.viewport().rect().contains(b.toPoint()):
+                out.append((QPointF(q.viewport().mapTo(self._panes, a.toPoint())),
+                            QPointF(c.viewport().mapTo(self._panes, b.toPoint()))))
+        return out
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        lines = self.lines()
+        if not lines:
+            return
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setClipRect(QRectF(self.rect()))
+        for i, (a, b) in enumerate(lines):
+            colour = mark_colour(i)
+            colour.setAlpha(170)
+            painter.setPen(QPen(colour, 1.5))
+            painter.drawLine(a, b)
+        painter.end()

@@ -20,9 +20,11 @@ from PySide6.QtCore import QObject
 
 from whalegui.core.embedder import Embedder
 from whalegui.core.errors import GalleryError, ModelError
+from whalegui.core.fluke import Fluke
 from whalegui.core.gallery import Gallery
 from whalegui.core.identify import Identification
 from whalegui.core.records import PhotoRecord, WhaleSummary
+from whalegui.core.verify import Verification
 from whalegui.gui.workers import Worker, WorkerPool
 from whalegui.paths import bundled_model_path
 
@@ -148,13 +150,28 @@ class GalleryService(QObject):
         *,
         done: Callable[[Identification | None], None],
         failed: Failed,
+        fluke: Fluke | None = None,
+        priority: int = BATCH_PRIORITY,
     ) -> None:
-        """Identify one query photo (batch priority); ``None`` when ``cancel`` was set before it started."""
+        """Identify one query photo (batch priority unless told); ``None`` when ``cancel`` was set before it
+        started. ``fluke`` is a box the researcher drew (see :meth:`Gallery.identify`)."""
 
         def job() -> Identification | None:
-            return None if cancel.is_set() else self._require().identify(path, top=top)
+            return None if cancel.is_set() else self._require().identify(path, top=top, fluke=fluke)
 
-        self._run(job, BATCH_PRIORITY, done, failed)
+        self._run(job, priority, done, failed)
+
+    def match_points(
+        self,
+        identification: Identification,
+        photo_id: int,
+        *,
+        done: Callable[[Verification], None],
+        failed: Failed,
+    ) -> None:
+        """The query's keypoints matched with a catalogued photo's (read priority; see
+        :meth:`Gallery.match_points`)."""
+        self._run(lambda: self._require().match_points(identification, photo_id), READ_PRIORITY, done, failed)
 
     def whale_photos(
         self, whale_id: str, *, done: Callable[[list[PhotoRecord]], None], failed: Failed
