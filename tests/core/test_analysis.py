@@ -73,6 +73,25 @@ def test_the_fluke_is_cropped_before_embedding(pipeline: Embedder, tmp_path: Pat
     assert points[:, 1].min() >= top - 1 and points[:, 1].max() <= bottom + 1
 
 
+def test_a_fluke_that_fills_its_frame_is_embedded_whole(tmp_path: Path) -> None:
+    # The detector's box covers 30% of the frame: cropped under crop_below 0.5, embedded whole under 0.2,
+    # and kept as the photo's fluke either way.
+    image = load_photo(frame(tmp_path / "f.jpg", 4)).image
+    for crop_below, cropped in ((0.5, True), (0.2, False)):
+        folder = tmp_path / str(crop_below)
+        make_detector(folder, BOX, [0.25, 0.5, 0.75, 0.5], 0.9, name="finder")
+        ref = FlukeFinderRef("finder", 0.1, crop_below)
+        model = Embedder(make_tiny_model(folder, fluke_finder=ref), device="cpu")
+        analysis = Analyser(model).analyse(image)
+        assert analysis.fluke.source == "detector"
+        assert analysis.fluke.box == pytest.approx(detector_box(), abs=1e-3)
+        region = analysis.fluke if cropped else Fluke.whole(image.size)
+        expected = model.embed_images([crop_fluke(image, region, margin=0.1)])[0]
+        np.testing.assert_allclose(analysis.embedding, expected, atol=1e-6)
+        # The keypoints were sought in the embedded region: the box (1000 px wide) or the whole frame.
+        assert analysis.features.scale == pytest.approx(1000 if cropped else 2000, rel=0.01)
+
+
 def test_a_drawn_box_overrides_the_detector(pipeline: Embedder, tmp_path: Path) -> None:
     analyser = Analyser(pipeline)
     photo = load_photo(frame(tmp_path / "f.jpg", 2), min_size=analyser.decode_size)

@@ -62,10 +62,11 @@ def test_optional_keys_default(tmp_path: Path) -> None:
 
 
 def test_fluke_finder_and_verification_round_trip_and_are_optional() -> None:
-    card = make_card(fluke_finder=FlukeFinderRef("fluke-finder", 0.15),
-                     verification=VerificationSettings(0.05, 8))
+    card = make_card(fluke_finder=FlukeFinderRef("fluke-finder", 0.15, 0.5),
+                     verification=VerificationSettings(0.05, 8), new_whale_threshold=-0.12)
     data = card.to_dict()
-    assert data["fluke_finder"] == {"model": "fluke-finder", "margin": 0.15}
+    assert data["fluke_finder"] == {"model": "fluke-finder", "margin": 0.15, "crop_below": 0.5}
+    assert data["new_whale_threshold"] == -0.12  # a fused distance may be below 0
     assert data["verification"] == {"weight": 0.05, "candidates": 8}
     assert ModelCard.from_dict(data) == card and card.verification_weight == 0.05
     plain = make_card().to_dict()
@@ -84,6 +85,8 @@ def test_fluke_finder_and_verification_round_trip_and_are_optional() -> None:
     ("fluke_finder", {"model": ".hidden"}, "without a folder"),
     ("fluke_finder", {"model": "f", "margin": 2}, "margin must be in 0..1"),
     ("fluke_finder", {"model": "f", "margin": "wide"}, "margin must be a number"),
+    ("fluke_finder", {"model": "f", "crop_below": 0}, "crop_below must be in"),
+    ("fluke_finder", {"model": "f", "crop_below": "half"}, "crop_below must be a number"),
     ("verification", [0.1], "verification must be a JSON object"),
     ("verification", {"weight": -1}, "weight must be 0 or more"),
     ("verification", {"weight": True}, "weight must be a number"),
@@ -152,7 +155,8 @@ _DELETE = object()
     ("sha256", "abc", "sha256"),
     ("sha256", "z" * 64, "sha256"),
     ("sha256", None, "sha256"),
-    ("new_whale_threshold", 0, "new_whale_threshold"),
+    ("new_whale_threshold", -11, "new_whale_threshold"),
+    ("new_whale_threshold", float("nan"), "new_whale_threshold"),
     ("new_whale_threshold", 2.5, "new_whale_threshold"),
     ("new_whale_threshold", "near", "could not convert"),
     ("new_whale_threshold", None, "float"),

@@ -7,8 +7,14 @@ and the GUI, which go through the gallery, see a photo the same way everywhere:
 1. **find the fluke**: the embedder's fluke finder (when its card names one) looks at the frame; a box the
    researcher drew overrides it; without a finder, or when none is found, the whole frame is the fluke;
 2. **crop and level** it with the card's margin (:func:`~whalegui.core.fluke.crop_fluke`), and **embed** the
-   crop;
-3. **extract local features** inside the fluke's box (:func:`~whalegui.core.verify.extract_features`).
+   crop — a found fluke only when it is small in its frame (the card's ``crop_below``,
+   :func:`~whalegui.core.fluke.crops_for_embedding`): one that fills the frame is embedded whole, which
+   measured better; a box the researcher drew is always cropped;
+3. **extract local features** inside the region that was embedded
+   (:func:`~whalegui.core.verify.extract_features`).
+
+The fluke kept for the photo (stored, drawn in the review view) is the one found or drawn, whichever region
+was embedded.
 
 Photos are decoded at :meth:`Analyser.decode_size` (large JPEGs drafted down, fast); the fluke's box and the
 features' keypoints are then scaled to the photo's full resolution, the pixels of the stored copy that the
@@ -26,7 +32,7 @@ import numpy as np
 from PIL import Image
 
 from whalegui.core.embedder import Embedder
-from whalegui.core.fluke import Fluke, clamp_box, crop_fluke
+from whalegui.core.fluke import Fluke, clamp_box, crop_fluke, crops_for_embedding
 from whalegui.core.images import model_decode_size
 from whalegui.core.verify import WORK_SIZE, LocalFeatures, extract_features
 
@@ -94,13 +100,17 @@ class Analyser:
         clock = _Clock(timings)
         local = self._locate(images, given, sizes)
         clock.lap("detect")
-        crops = [crop_fluke(im, f, margin=self.embedder.margin) for im, f in zip(images, local, strict=True)]
+        regions = [f if drawn is not None or crops_for_embedding(f, im.size, self.embedder.crop_below)
+                   else Fluke.whole(im.size) for im, f, drawn in zip(images, local, given, strict=True)]
+        margin = self.embedder.margin
+        crops = [crop_fluke(im, r, margin=margin) for im, r in zip(images, regions, strict=True)]
         vectors = self.embedder.embed_images(crops, batch_size=batch_size)
         clock.lap("embed")
         out = []
-        for im, f, size, vec, drawn in zip(images, local, sizes, vectors, given, strict=True):
+        for im, f, region, size, vec, drawn in zip(images, local, regions, sizes, vectors, given,
+                                                   strict=True):
             factor = size[0] / im.width
-            features = _scaled(extract_features(im, f.box), factor)
+            features = _scaled(extract_features(im, region.box), factor)
             # A drawn box is kept exactly as the researcher gave it; a found one is scaled back up.
             found = _to_full(f, factor, size) if f.found else Fluke.whole(size)
             out.append(Analysis(drawn if drawn is not None else found, vec, features))

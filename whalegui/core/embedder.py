@@ -60,12 +60,19 @@ class Embedder:
     @property
     def fingerprint(self) -> str:
         """What a gallery records of the models that made its embeddings: the ONNX file's sha256 alone, or,
-        with a fluke finder, a digest of it, the detector's and the crop margin."""
+        with a fluke finder, a digest of it, the detector's and the crop's margin and rule."""
         if self.finder is None or self.card.fluke_finder is None:
             return self.card.fingerprint
         text = (f"whalegui-pipeline-1 embedder={self.card.sha256} detector={self.finder.card.sha256} "
                 f"margin={self.card.fluke_finder.margin:.6g}")
+        if self.card.fluke_finder.crop_below != 1.0:  # galleries made before the rule keep their fingerprint
+            text += f" crop_below={self.card.fluke_finder.crop_below:.6g}"
         return hashlib.sha256(text.encode("ascii")).hexdigest()
+
+    @property
+    def crop_below(self) -> float:
+        """A found fluke is cropped for the embedding only when its box covers less than this of the frame."""
+        return self.card.fluke_finder.crop_below if self.card.fluke_finder is not None else 1.0
 
     @property
     def margin(self) -> float:

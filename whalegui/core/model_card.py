@@ -23,16 +23,18 @@ Schema (version 1), all keys required unless marked optional::
       "metrics": {...optional: MAP@5 and friends on a named test set...},
       "credits": ["VGG16 ImageNet weights by K. Simonyan and A. Zisserman, CC BY 4.0"],
       "created": "2026-11-29T12:00:00Z",  # optional
-      "fluke_finder": {"model": "fluke-finder", "margin": 0.1},   # optional: see below
+      "fluke_finder": {"model": "fluke-finder", "margin": 0.1, "crop_below": 0.5},   # optional: see below
       "verification": {"weight": 0.05, "candidates": 10}          # optional: see below
     }
 
 ``fluke_finder`` names the detector (``NAME.onnx`` with its card ``NAME.json``, beside this model) that finds
-the fluke in a frame before embedding; the crop gets ``margin`` (a fraction of the box) on each side.
+the fluke in a frame before embedding; the crop gets ``margin`` (a fraction of the box) on each side, and is
+used only for a fluke whose box covers less than ``crop_below`` of the frame (default 1: every fluke found;
+see :func:`whalegui.core.fluke.crops_for_embedding`); a fluke that fills its frame is embedded whole.
 Without it the whole frame is embedded. ``verification`` re-ranks the ``candidates`` nearest whales by
 local features, lowering each one's distance by ``weight`` times the log of its inliers
 (:func:`whalegui.core.verify.fused_distance`); a weight of 0, or no ``verification``, is the embedding
-alone. ``new_whale_threshold`` applies to that fused distance.
+alone. ``new_whale_threshold`` applies to that fused distance, which verification can take below 0.
 """
 
 from __future__ import annotations
@@ -86,12 +88,15 @@ class FlukeFinderRef:
 
     model: str
     margin: float = 0.1
+    crop_below: float = 1.0
 
     def __post_init__(self) -> None:
         if not self.model or any(c in self.model for c in "/\\:") or self.model.startswith("."):
             raise ValueError(f"fluke_finder model must be a file name without a folder, not {self.model!r}")
         if not (math.isfinite(self.margin) and 0.0 <= self.margin <= 1.0):
             raise ValueError(f"fluke_finder margin must be in 0..1, not {self.margin}")
+        if not (math.isfinite(self.crop_below) and 0.0 < self.crop_below <= 1.0):
+            raise ValueError(f"fluke_finder crop_below must be in (0, 1], not {self.crop_below}")
 
 
 @dataclass(frozen=True)
@@ -165,7 +170,8 @@ class ModelCard:
             "created": self.created,
         }
         if self.fluke_finder is not None:
-            data["fluke_finder"] = {"model": self.fluke_finder.model, "margin": self.fluke_finder.margin}
+            data["fluke_finder"] = {"model": self.fluke_finder.model, "margin": self.fluke_finder.margin,
+                                    "crop_below": self.fluke_finder.crop_below}
         if self.verification is not None:
             data["verification"] = {"weight": self.verification.weight,
                                     "candidates": self.verification.candidates}
@@ -200,8 +206,9 @@ class ModelCard:
             if len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha):
                 raise ValueError(f"sha256 must be 64 hex digits, not {sha[:80]!r}")
             threshold = float(data["new_whale_threshold"])
-            if not 0.0 < threshold <= 2.0:  # a cosine distance lies in 0..2
-                raise ValueError(f"new_whale_threshold must be in (0, 2], not {threshold}")
+            # A cosine distance lies in 0..2; verification's evidence can take a fused distance below 0.
+            if not (math.isfinite(threshold) and -10.0 < threshold <= 2.0):
+                raise ValueError(f"new_whale_threshold must be in (-10, 2], not {threshold}")
             credits = data.get("credits") or []
             if not isinstance(credits, list) or not all(isinstance(c, str) for c in credits):
                 raise ValueError("credits must be a list of strings")
@@ -262,10 +269,12 @@ def _fluke_finder(value: Any) -> FlukeFinderRef | None:
         return None
     if not isinstance(value, dict):
         raise ValueError("fluke_finder must be a JSON object")
-    margin = value.get("margin", 0.1)
-    if isinstance(margin, bool) or not isinstance(margin, (int, float)):
-        raise ValueError(f"fluke_finder margin must be a number, not {margin!r}")
-    return FlukeFinderRef(_str(value["model"], "fluke_finder model"), float(margin))
+    numbers = {key: value.get(key, default) for key, default in (("margin", 0.1), ("crop_below", 1.0))}
+    for key, number in numbers.items():
+        if isinstance(number, bool) or not isinstance(number, (int, float)):
+            raise ValueError(f"fluke_finder {key} must be a number, not {number!r}")
+    return FlukeFinderRef(_str(value["model"], "fluke_finder model"), float(numbers["margin"]),
+                          float(numbers["crop_below"]))
 
 
 def _verification(value: Any) -> VerificationSettings | None:
