@@ -204,7 +204,7 @@ def test_reembed_defaults_to_the_bundled_model(tmp_path: Path, gallery: Path,
     code, out, _ = run(capsys, "reembed", "--gallery", gallery, "--cpu")
     assert code == 0 and "re-embedded 6 photos with" in out
     code, out, _ = run(capsys, "info", "--gallery", gallery, "--json")
-    assert json.loads(out)["model"] == "whale-vgg16" and json.loads(out)["photos"] == 6
+    assert json.loads(out)["model"] == "whale-vgg16 + fluke-finder" and json.loads(out)["photos"] == 6
     code, out, _ = run(capsys, "identify", "--gallery", gallery, "--format", "json", "--cpu",  # no --model
                        tmp_path / "in" / "w1_0.jpg")
     assert code == 0 and json.loads(out)["duplicate_of"] == "whale1"
