@@ -9,9 +9,10 @@ rebuilt from SQLite by ``Gallery.rebuild_index`` (timed: that is the gallery's o
 Embeddings: a Gaussian mixture, one centre per whale (see ``bench.search_scale.clustered_vectors``).
 
 Each inserted photo also gets what a real import stores for verification: a fluke box (the whole frame) and
-a ``features`` row. The features are real: a few synthetic fluke photos are analysed once by the gallery's
-own :class:`~whalegui.core.analysis.Analyser` (about 400 RootSIFT keypoints each) and their blobs are
-assigned round-robin, so every verification of a candidate does the matching work a real one does.
+a ``features`` row. The features are real: a few fluke photos (real ones from ``../shared/data/real-flukes``
+when present, else synthetic) are analysed once by the gallery's own
+:class:`~whalegui.core.analysis.Analyser` and their blobs are assigned round-robin, so every verification of
+a candidate does the matching work a real one does (the mean keypoint count is reported).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from bench.common import default_model
+from bench.common import default_model, shared_path
 
 if TYPE_CHECKING:
     from whalegui.core.embedder import Embedder
@@ -73,15 +74,19 @@ def write_fluke_photo(path: Path, seed: int = 0, width: int = 900) -> Path:
 
 def reference_features(embedder: Embedder, folder: Path, count: int = FEATURE_PHOTOS, seed: int = 0
                        ) -> list[bytes]:
-    """The stored-features blobs of ``count`` synthetic fluke photos, as the gallery's analysis makes them."""
+    """The stored-features blobs of ``count`` fluke photos, as the gallery's analysis makes them: the first
+    real flukes of ``../shared`` when present, else synthetic ones."""
     from whalegui.core.analysis import Analyser
     from whalegui.core.images import load_photo
 
     analyser = Analyser(embedder)
     folder.mkdir(parents=True, exist_ok=True)
     blobs = []
-    for i in range(count):
-        path = write_fluke_photo(folder / f"features-{i}.jpg", seed=1000 + seed + i)
+    real = shared_path("data", "real-flukes")
+    paths = sorted(real.glob("*.jpg"))[:count] if real is not None else []
+    if len(paths) < count:
+        paths = [write_fluke_photo(folder / f"features-{i}.jpg", seed=1000 + seed + i) for i in range(count)]
+    for path in paths:
         photo = load_photo(path, min_size=analyser.decode_size)
         analysis = analyser.analyse(photo.image, full_size=(photo.meta.width, photo.meta.height))
         blobs.append(analysis.features.to_blob())
