@@ -24,8 +24,9 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-#: The project's shared material (VGG16 weights, real photos): beside the checkout, optional.
-SHARED = (REPO / ".." / "shared").resolve()
+#: The project's shared material (VGG16 weights, real photos): beside the checkout, optional;
+#: ``WHALEGUI_SHARED`` names it for a checkout elsewhere (a git worktree).
+SHARED = Path(os.environ.get("WHALEGUI_SHARED") or REPO / ".." / "shared").resolve()
 
 
 def shared_path(*parts: str) -> Path | None:

@@ -7,6 +7,12 @@ the model and writes a real photo file and thumbnail), then ``n`` photo rows wit
 inserted straight into its SQLite database, all pointing at that one photo file, and finally the index is
 rebuilt from SQLite by ``Gallery.rebuild_index`` (timed: that is the gallery's own rebuild).
 Embeddings: a Gaussian mixture, one centre per whale (see ``bench.search_scale.clustered_vectors``).
+
+Each inserted photo also gets what a real import stores for verification: a fluke box (the whole frame) and
+a ``features`` row. The features are real: a few fluke photos (real ones from ``../shared/data/real-flukes``
+when present, else synthetic) are analysed once by the gallery's own
+:class:`~whalegui.core.analysis.Analyser` and their blobs are assigned round-robin, so every verification of
+a candidate does the matching work a real one does (the mean keypoint count is reported).
 """
 
 from __future__ import annotations
@@ -17,10 +23,17 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from bench.common import default_model
+from bench.common import default_model, shared_path
+
+if TYPE_CHECKING:
+    from whalegui.core.embedder import Embedder
+
+#: How many real photos' features are shared round-robin by a synthetic gallery's photos.
+FEATURE_PHOTOS = 4
 
 
 @dataclass
@@ -59,6 +72,27 @@ def write_fluke_photo(path: Path, seed: int = 0, width: int = 900) -> Path:
     return path
 
 
+def reference_features(embedder: Embedder, folder: Path, count: int = FEATURE_PHOTOS, seed: int = 0
+                       ) -> list[bytes]:
+    """The stored-features blobs of ``count`` fluke photos, as the gallery's analysis makes them: the first
+    real flukes of ``../shared`` when present, else synthetic ones."""
+    from whalegui.core.analysis import Analyser
+    from whalegui.core.images import load_photo
+
+    analyser = Analyser(embedder)
+    folder.mkdir(parents=True, exist_ok=True)
+    blobs = []
+    real = shared_path("data", "real-flukes")
+    paths = sorted(real.glob("*.jpg"))[:count] if real is not None else []
+    if len(paths) < count:
+        paths = [write_fluke_photo(folder / f"features-{i}.jpg", seed=1000 + seed + i) for i in range(count)]
+    for path in paths:
+        photo = load_photo(path, min_size=analyser.decode_size)
+        analysis = analyser.analyse(photo.image, full_size=(photo.meta.width, photo.meta.height))
+        blobs.append(analysis.features.to_blob())
+    return blobs
+
+
 def synthetic_embeddings(n: int, dim: int, photos_per_whale: int, seed: int,
                          spread: float = 0.6) -> tuple[np.ndarray, np.ndarray]:
     """``n`` unit vectors, ``photos_per_whale`` around each whale's random centre: (vectors, whale index)."""
@@ -76,6 +110,7 @@ def build_gallery(folder: Path, model_path: Path, n_photos: int, photos_per_whal
     """Create a gallery of ``n_photos`` photos in ``folder``; returns timings of the steps (seconds)."""
     from whalegui.core.embedder import Embedder
     from whalegui.core.gallery import DB_NAME, Gallery
+    from whalegui.core.verify import FEATURES_VERSION, LocalFeatures
 
     embedder = Embedder(model_path, device="cpu")
     folder.mkdir(parents=True, exist_ok=True)
@@ -87,19 +122,28 @@ def build_gallery(folder: Path, model_path: Path, n_photos: int, photos_per_whal
     n = n_photos - 1
     vectors, owner = synthetic_embeddings(n, embedder.dim, photos_per_whale, seed)
     now = datetime.now(timezone.utc).isoformat()
+    blobs = reference_features(embedder, folder.parent / f"{folder.name}-features", seed=seed)
     conn = sqlite3.connect(folder / DB_NAME)
     with conn:
-        file_rel, thumb_rel = conn.execute(
-            "SELECT file, thumb FROM photos WHERE whale_id = 'w_seed'").fetchone()
+        file_rel, thumb_rel, width, height = conn.execute(
+            "SELECT file, thumb, width, height FROM photos WHERE whale_id = 'w_seed'").fetchone()
         whales = int(owner.max(initial=-1)) + 1
         conn.executemany("INSERT INTO whales (id, name, notes, created) VALUES (?, ?, '', ?)",
                          [(f"w_{i:07x}", f"Synthetic {i}", now) for i in range(whales)])
+        # The whole frame as the fluke's box, as an import stores it when nothing smaller is found.
         conn.executemany(
             "INSERT INTO photos (sha256, whale_id, file, thumb, original_name, taken_at, lat, lon, width, "
-            "height, added_at, embedding) VALUES (?, ?, ?, ?, ?, NULL, NULL, NULL, 900, 300, ?, ?)",
+            "height, added_at, embedding, box_left, box_top, box_right, box_bottom, box_source, box_score, "
+            "box_angle) VALUES (?, ?, ?, ?, ?, NULL, NULL, NULL, ?, ?, ?, ?, 0, 0, ?, ?, 'frame', 0, 0)",
             ((hashlib.sha256(f"synthetic-{seed}-{i}".encode()).hexdigest(), f"w_{int(owner[i]):07x}",
-              file_rel, thumb_rel, f"synthetic_{i:07d}.jpg", now, vectors[i].astype("<f4").tobytes())
+              file_rel, thumb_rel, f"synthetic_{i:07d}.jpg", width, height, now,
+              vectors[i].astype("<f4").tobytes(), float(width), float(height))
              for i in range(n)))
+        ids = [int(r[0]) for r in conn.execute(
+            "SELECT id FROM photos WHERE whale_id != 'w_seed' ORDER BY id")]
+        conn.executemany("INSERT INTO features (photo_id, version, blob) VALUES (?, ?, ?)",
+                         ((photo_id, FEATURES_VERSION, blobs[k % len(blobs)])
+                          for k, photo_id in enumerate(ids)))
         conn.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 "
                      "WHERE key IN ('generation', 'index_generation')")
     conn.close()
@@ -110,4 +154,6 @@ def build_gallery(folder: Path, model_path: Path, n_photos: int, photos_per_whal
         count = g.photo_count()
     rebuild_s = time.perf_counter() - t0
     assert count == n_photos, (count, n_photos)
-    return {"insert_s": insert_s, "index_rebuild_s": rebuild_s}
+    keypoints = [LocalFeatures.from_blob(b).points.shape[0] for b in blobs]
+    return {"insert_s": insert_s, "index_rebuild_s": rebuild_s,
+            "stored_keypoints_mean": float(np.mean(keypoints))}

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import numpy as np
+import pytest
 
 from bench.common import Result, Timing, paired
 from bench.run import format_table
@@ -53,3 +55,29 @@ def test_table_marks_bars() -> None:
             Result("x", "later", "-", "", None, "not measured here")]
     text = format_table(rows)
     assert "| met" in text and "NOT met" in text and "skipped: not measured here" in text
+
+
+def test_synthetic_gallery_stores_features_that_identify_verifies(tmp_path: Path) -> None:
+    import sqlite3
+
+    from bench.galleries import app_model, build_gallery
+    from bench.identify import write_scene_query
+    from whalegui.core.embedder import Embedder
+    from whalegui.core.gallery import DB_NAME, Gallery
+
+    model = app_model(tmp_path)
+    if model.stand_in:
+        pytest.skip("the bundled models are not here (the stand-in model does no verification)")
+    build_gallery(tmp_path / "gallery", model.path, 40)
+    with sqlite3.connect(tmp_path / "gallery" / DB_NAME) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM features").fetchone()[0] == 40
+        assert conn.execute("SELECT COUNT(*) FROM photos WHERE box_source IS NULL").fetchone()[0] == 0
+    query = write_scene_query(tmp_path / "q.jpg", seed=0, width=1300)
+    embedder = Embedder(model.path, device="cpu")
+    assert embedder.card.verification is not None and embedder.card.verification.candidates >= 5
+    with Gallery.open(tmp_path / "gallery", embedder, readonly=True) as g:
+        ident = g.identify(query, top=5)
+    assert ident.candidates and all(c.inliers is not None for c in ident.candidates)
+    # A photo without stored features verifies with 0 inliers; matching against stored ones finds some.
+    assert max(c.inliers or 0 for c in ident.candidates) > 0
+    assert ident.timings["verify"] > 0
