@@ -31,14 +31,22 @@ def test_killed_writers_lose_nothing_they_reported(tmp_path: Path) -> None:
         # A random moment, after some operations.
         ("timer", None),
     ]
-    for number, (mode, kill) in enumerate(trials):
-        result = run_trial(number, gallery, model, work, expected, rng, mode=mode, n_ops=4, kill=kill)
+    number = 0
+    for mode, kill in trials:
+        # A timer may fire after the child's last operation (a quiet machine, a short last step): that trial
+        # still has to lose nothing, and the next one tries again, up to three times.
+        for _attempt in range(3 if mode == "timer" else 1):
+            result = run_trial(number, gallery, model, work, expected, rng, mode=mode, n_ops=4, kill=kill)
+            number += 1
+            if result.killed:
+                break
+            assert result.verdict.ok, result.verdict
         v = result.verdict
-        assert result.killed, f"trial {number}: the child finished before it was killed"
+        assert result.killed, f"trial {number - 1}: the child finished before it was killed"
         assert v.opened and not v.lost and not v.duplicates and not v.half_made, v
         assert not v.index_problems and not v.problems_after, v
         assert v.ok
         assert len(expected) <= v.photos
-        if number == 0:  # committed, not yet reported: kept, and the stale index was noticed and rebuilt
+        if number == 1:  # committed, not yet reported: kept, and the stale index was noticed and rebuilt
             assert v.photos > 0 and not expected
             assert any(p.startswith("index: index is stale") for p in v.problems_before), v.problems_before
