@@ -1,4 +1,6 @@
-"""The recipe of the shipped default model ``resources/models/whale-vgg16.onnx`` (+ its ``.json`` card).
+"""The recipe of the earlier default model (trained on synthetic whales; shipped until issue 10), kept for
+comparison. The bundled models now come from :mod:`training.recipes.field_models`; this recipe writes
+``WORK/whale-synthetic.onnx`` (+ its ``.json`` card) unless ``--out`` says otherwise.
 
     nice python -m training.recipes.default_model --work /tmp/whale-default
 
@@ -41,7 +43,6 @@ REPO = Path(__file__).resolve().parents[2]
 SHARED = REPO / ".." / "shared"
 WEIGHTS = SHARED / "weights" / "vgg16_imagenet_notop.weights.h5"
 REAL = SHARED / "data" / "real-flukes"
-DEFAULT_OUT = REPO / "resources" / "models" / "whale-vgg16.onnx"
 
 TRAIN_SEED, TEST_SEED = 1001, 2002
 #: ONNX Runtime CPU latency (ms, p50 of 15, batch 1, 2 threads) of VGG16 conv + pooling + Dense(128) by
@@ -74,7 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--work", type=Path, required=True, help="scratch folder (data, feature cache, runs)")
-    p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="the model to write")
+    p.add_argument("--out", type=Path, default=None,
+                   help="the model to write (default: WORK/whale-synthetic.onnx)")
     p.add_argument("--size", default="96x288", help="input HxW (see input_size_study)")
     p.add_argument("--resize", default="squash")
     p.add_argument("--whales", type=int, default=400, help="synthetic training individuals")
@@ -104,6 +106,8 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"needs {WEIGHTS} and {REAL} (the shared folder beside the repo)")
     work = args.work
     work.mkdir(parents=True, exist_ok=True)
+    if args.out is None:
+        args.out = work / "whale-synthetic.onnx"
     cache = work / "feature-cache"
     h, w = (int(v) for v in args.size.split("x"))
     low, high = (int(v) for v in args.width_range.split("-"))

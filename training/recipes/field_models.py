@@ -23,9 +23,13 @@ Does, with every seed fixed:
    frame, augmented frame, frame) and the flukes; embedding alone and the raw-VGG16 floor scored on
    VALIDATION (threshold chosen there) and TEST (that threshold).
 
-Writes ``OUT/fluke-finder.onnx`` + ``.json`` (detector card) and ``OUT/whale-embedder.onnx`` + ``.json``
-(model card), ready for ``resources/models/`` (the default ``--out``; with ``--smoke``, ``WORK/models``), and
-``WORK/report.json`` with every figure and the time of each stage.
+Writes ``OUT/fluke-finder.onnx`` + ``.json`` (detector card) and ``OUT/whale-vgg16.onnx`` + ``.json``
+(model card, naming the fluke finder and the crop rule), ready for ``resources/models/`` (the default
+``--out``; with ``--smoke``, ``WORK/models``), and ``WORK/report.json`` with every figure and the time of
+each stage. Its card's new-whale threshold is the embedding alone's; the verification weight and the fused
+threshold are then chosen on VALIDATION by ``whale-train ablation`` (the row "crop only a fluke under 50%
+of the frame + verification") and written into the card's ``verification`` and ``new_whale_threshold``, as
+the bundled card's are (0.24 and -0.1241, with the ablation's figures in its ``metrics``).
 
 Takes about 50 minutes on 2 shared CPU cores (stage by stage as timed): ~3 min making composites, 6-12 min of
 detector epochs, ~30 min of VGG16 features (4,658 frames, 2,695 augmented TRAIN frames, 800 flukes x 3
@@ -54,12 +58,16 @@ from typing import Any
 import numpy as np
 
 from training.recipes.figures import round_figures
+from whalegui.core.model_card import FlukeFinderRef, card_path_for
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_SHARED = REPO.parent / "shared"
 DEFAULT_OUT = REPO / "resources" / "models"
 DETECTOR_NAME = "fluke-finder"
-EMBEDDER_NAME = "whale-embedder"
+EMBEDDER_NAME = "whale-vgg16"  # the app's bundled default model (whalegui.resources.DEFAULT_MODEL_NAME)
+#: The app's crop rule in the embedder's card (:func:`whalegui.core.fluke.crops_for_embedding`), fixed
+#: beforehand and measured by ``whale-train ablation``.
+CROP_BELOW = 0.5
 SPLIT_SEED = 2018
 FLOOR = "floor: raw VGG16 (block 5 GAP), whole frame"
 
@@ -247,6 +255,10 @@ def build_embedder_model(photos: Any, split: Any, flukes: list[Path], weights: P
     card = export_field_embedder(embedder, out / f"{EMBEDDER_NAME}.onnx", cfg, name=EMBEDDER_NAME,
                                  new_whale_threshold=threshold, training=training, metrics=metrics,
                                  real_photos=val_photos)
+    # The card names the fluke finder beside it, so the app finds the fluke before embedding. The card is
+    # not part of the model's sha256: the ablation's fusion weight and threshold can be written in later.
+    card = replace(card, fluke_finder=FlukeFinderRef(DETECTOR_NAME, 0.1, CROP_BELOW))
+    card.save(card_path_for(out / f"{EMBEDDER_NAME}.onnx"))
     times["export_s"] = time.perf_counter() - t0
     return {"scores": scores, "threshold": threshold, "sha256": card.sha256, "times": times,
             "items": list(items.shape), "classes": len(np.unique(labels))}
