@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from whalegui.core.errors import CatalogueError, ModelError, WhaleguiError
 from whalegui.core.logsetup import console_logging
 from whalegui.paths import bundled_model_path, default_gallery_dir
+from whalegui.wording import plural
 
 if TYPE_CHECKING:
     from whalegui.core.gallery import Gallery
@@ -163,9 +164,9 @@ def _cmd_import(args: argparse.Namespace) -> int:
         if report.cancelled:
             _interrupted_import(report.imported)
             return 130
-        print(f"imported {_count(report.imported, 'photo')} ({_count(report.whales_created, 'new whale')}) "
+        print(f"imported {plural(report.imported, 'photo')} ({plural(report.whales_created, 'new whale')}) "
               f"into {gallery.folder}; skipped {report.skipped_duplicates} already catalogued, "
-              f"{_count(report.skipped_new_whale, 'new_whale row')}, {len(report.errors)} with errors; the "
+              f"{plural(report.skipped_new_whale, 'new_whale row')}, {len(report.errors)} with errors; the "
               f"gallery has {_size(gallery)}")
     return 1 if report.errors else 0
 
@@ -217,11 +218,11 @@ def _cmd_enroll(args: argparse.Namespace) -> int:
     with Gallery.open(args.gallery, embedder) as gallery:
         if args.new:
             whale_id = gallery.enroll(args.photos, whale_id=args.whale, name=args.name, notes=args.notes)
-            print(f"enrolled whale {whale_id} with {_count(len(gallery.photos(whale_id)), 'photo')}")
+            print(f"enrolled whale {whale_id} with {plural(len(gallery.photos(whale_id)), 'photo')}")
         else:
             records = gallery.add_photos(args.whale, args.photos)
-            print(f"added {_count(len(records), 'photo')} to whale {args.whale} "
-                  f"(now {_count(len(gallery.photos(args.whale)), 'photo')})")
+            print(f"added {plural(len(records), 'photo')} to whale {args.whale} "
+                  f"(now {plural(len(gallery.photos(args.whale)), 'photo')})")
     return 0
 
 
@@ -346,7 +347,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
         if report.healthy:
             print(f"healthy: {_size(gallery)}")
         else:
-            print(f"NOT healthy: {_count(len(report.problems), 'problem')}" +
+            print(f"NOT healthy: {plural(len(report.problems), 'problem')}" +
                   ("" if args.repair else " (try --repair)"))
     return 0 if report.healthy else 1
 
@@ -414,13 +415,8 @@ def _print_table(path: Path, result: Any, out: TextIO) -> None:
               file=out)
 
 
-def _count(n: int, noun: str) -> str:
-    """``1 photo``, ``3 photos``."""
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
-
-
 def _size(gallery: Gallery) -> str:
-    return f"{_count(gallery.whale_count(), 'whale')}, {_count(gallery.photo_count(), 'photo')}"
+    return f"{plural(gallery.whale_count(), 'whale')}, {plural(gallery.photo_count(), 'photo')}"
 
 
 def _error(message: str) -> None:

@@ -13,12 +13,13 @@ from whalegui.core.gallery import ImportReport
 from whalegui.gui import messages
 from whalegui.gui.card_delegate import wrap_text
 from whalegui.gui.review_model import QueueEntry, Status
+from whalegui.wording import plural
 
 
 def test_plurals_and_counts() -> None:
-    assert messages.plural(1, "photo") == "1 photo"
-    assert messages.plural(0, "photo") == "0 photos"
-    assert messages.plural(2, "whale") == "2 whales"
+    assert plural(1, "photo") == "1 photo"
+    assert plural(0, "photo") == "0 photos"
+    assert plural(2, "whale") == "2 whales"
     assert messages.gallery_summary(1, 1) == "1 whale, 1 photo"
     assert messages.gallery_summary(12, 28) == "12 whales, 28 photos"
     assert Status.REVIEW.count_text(1) == "1 needs review"

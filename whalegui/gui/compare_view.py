@@ -26,10 +26,11 @@ from whalegui.gui.candidate_strip import CandidateStrip
 from whalegui.gui.controller import Controller
 from whalegui.gui.elided_label import ElidedLabel
 from whalegui.gui.image_pane import ZOOM_STEP, Box, ImagePane
-from whalegui.gui.messages import day, moment, plural
+from whalegui.gui.messages import day, moment
 from whalegui.gui.photo_panes import PhotoPanes
 from whalegui.gui.resources import icon
 from whalegui.gui.review_model import CandidatePhoto, QueueEntry, Status
+from whalegui.wording import plural
 
 MIN_ZOOM, MAX_ZOOM = 0.25, 64.0
 KEYS_HINT = (

@@ -45,6 +45,7 @@ from whalegui.gui.settings import Settings
 from whalegui.gui.thumbnails import ThumbnailCache
 from whalegui.gui.undo import Decision, DecisionCommand, DecisionKind
 from whalegui.gui.workers import WorkerPool, load_qimage, save_qimage
+from whalegui.wording import plural
 
 log = logging.getLogger(__name__)
 
@@ -261,7 +262,7 @@ class Controller(QObject):
             self.status_messaged.emit("No new photos to add.")
             return 0
         self.review.queue.append(new)
-        self.status_messaged.emit(f"Added {messages.plural(len(new), 'photo')} to the queue.")
+        self.status_messaged.emit(f"Added {plural(len(new), 'photo')} to the queue.")
         for entry in new:
             if is_photo_file(entry.path):
                 self._image_pool.submit(_probe_date, entry.path,

@@ -25,10 +25,11 @@ from whalegui.core.records import PhotoRecord, WhaleSummary
 from whalegui.gui.card_delegate import LINES_ROLE, OBJECT_ROLE, CardDelegate
 from whalegui.gui.controller import Controller
 from whalegui.gui.elided_label import ElidedLabel
-from whalegui.gui.messages import day, gallery_summary, plural
+from whalegui.gui.messages import day, gallery_summary
 from whalegui.gui.resources import icon
 from whalegui.gui.service import GalleryInfo
 from whalegui.gui.thumbnails import ThumbnailCache
+from whalegui.wording import plural
 
 _Index = QModelIndex | QPersistentModelIndex
 

@@ -19,6 +19,7 @@ from whalegui.gui import messages
 from whalegui.gui.messages import Message
 from whalegui.gui.service import Failed, GalleryInfo, GalleryService, Imported
 from whalegui.gui.workers import Worker
+from whalegui.wording import plural
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +71,7 @@ class GalleryEditor(QObject):
             return
         self._service.export_csv(
             Path(path),
-            done=lambda rows: self.status_messaged.emit(f"{messages.plural(rows, 'row')} written to {path}."),
+            done=lambda rows: self.status_messaged.emit(f"{plural(rows, 'row')} written to {path}."),
             failed=self._failed(f"Exporting to {path}"),
         )
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from whalegui.core import errors
+from whalegui.wording import plural
 
 if TYPE_CHECKING:
     from whalegui.core.gallery import ImportReport
@@ -57,12 +58,6 @@ IMPORTING_TEXT = (
 
 
 # ---------------------------------------------------------------------------------------------- words
-
-
-def plural(count: int, singular: str, plural_form: str | None = None) -> str:
-    """``1 photo``, ``2 photos``, ``0 photos``; irregular plurals as ``plural_form``."""
-    word = singular if count == 1 else (plural_form or f"{singular}s")
-    return f"{count} {word}"
 
 
 def day(value: datetime | None) -> str:

@@ -18,9 +18,9 @@ from PySide6.QtWidgets import (
 from whalegui.gui.card_delegate import CardDelegate
 from whalegui.gui.controller import Controller
 from whalegui.gui.elided_label import ElidedLabel
-from whalegui.gui.messages import plural
 from whalegui.gui.resources import icon
 from whalegui.gui.review_model import QueueEntry, Status
+from whalegui.wording import plural
 
 #: The queue's narrowest useful width: a thumbnail and about 18 characters of status per line.
 MIN_WIDTH = 200

@@ -20,9 +20,10 @@ from PySide6.QtGui import QColor
 from whalegui.core.identify import Candidate, Identification
 from whalegui.core.records import PhotoRecord
 from whalegui.gui.card_delegate import ACCENT_ROLE, BADGE_ROLE, LINES_ROLE, OBJECT_ROLE
-from whalegui.gui.messages import day, moment, plural
+from whalegui.gui.messages import day, moment
 from whalegui.gui.resources import icon
 from whalegui.gui.thumbnails import ThumbnailCache
+from whalegui.wording import plural
 
 log = logging.getLogger(__name__)
 
