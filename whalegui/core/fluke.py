@@ -21,7 +21,6 @@ Its input is RGB 0..255 float32, squashed to the input size; the model scales it
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 from dataclasses import dataclass, field
@@ -32,7 +31,7 @@ import numpy as np
 from PIL import Image
 
 from whalegui.core.errors import ModelError
-from whalegui.core.model_card import card_path_for, file_sha256
+from whalegui.core.model_card import card_path_for, file_sha256, read_card_json
 from whalegui.core.onnx_session import make_session
 
 log = logging.getLogger(__name__)
@@ -99,12 +98,7 @@ class DetectorCard:
     @classmethod
     def load(cls, path: str | Path) -> DetectorCard:
         path = Path(path)
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError as exc:
-            raise ModelError(path, "detector card not found (the .json beside the .onnx)") from exc
-        except (OSError, ValueError) as exc:
-            raise ModelError(path, f"detector card is not readable JSON ({exc})") from exc
+        data = read_card_json(path, "detector card", "detector card not found (the .json beside the .onnx)")
         try:
             if data.get("kind") != DETECTOR_KIND or data.get("schema_version") != 1:
                 raise ValueError(f"not a version-1 {DETECTOR_KIND} card")

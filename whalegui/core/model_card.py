@@ -241,14 +241,20 @@ class ModelCard:
     @classmethod
     def load(cls, path: str | Path) -> ModelCard:
         path = Path(path)
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError as exc:
-            raise ModelError(
-                path, "model card not found (every .onnx model needs its .json card beside it)") from exc
-        except (OSError, ValueError, RecursionError) as exc:  # ValueError: bad UTF-8 or bad JSON
-            raise ModelError(path, f"model card is not readable JSON ({exc})") from exc
+        data = read_card_json(path, "model card",
+                              "model card not found (every .onnx model needs its .json card beside it)")
         return cls.from_dict(data, path)
+
+
+def read_card_json(path: Path, what: str, missing: str) -> Any:
+    """The JSON of a card (``what``: "model card", "detector card"); :class:`ModelError` naming the file with
+    ``missing`` when it is not there, or why it cannot be read."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ModelError(path, missing) from exc
+    except (OSError, ValueError, RecursionError) as exc:  # ValueError: bad UTF-8 or bad JSON
+        raise ModelError(path, f"{what} is not readable JSON ({exc})") from exc
 
 
 def card_path_for(model_path: str | Path) -> Path:
