@@ -27,7 +27,7 @@ import numpy as np
 from PIL import Image
 
 from whalegui.core.embedder import l2_normalise
-from whalegui.core.fluke import Box, Fluke, FlukeFinder, clamp_box, crop_fluke
+from whalegui.core.fluke import Fluke, FlukeFinder, crop_fluke, crop_region
 from whalegui.core.images import load_photo, to_model_input
 from whalegui.core.model_card import Preprocessing, file_sha256
 from whalegui.core.verify import FEATURES_VERSION, LocalFeatures, extract_features
@@ -83,16 +83,6 @@ class VGG16Floor:
             batch = np.stack([to_model_input(im, self.preprocessing) for im in chunk])
             parts.append(l2_normalise(np.asarray(self._net.predict_on_batch(batch))))
         return np.concatenate(parts) if parts else np.zeros((0, 512), np.float32)
-
-
-def crop_region(fluke: Fluke, size: tuple[int, int], margin: float) -> Box:
-    """The box :func:`crop_fluke` cuts (before levelling): the fluke grown by ``margin`` on each side."""
-    if not fluke.found:
-        return (0.0, 0.0, float(size[0]), float(size[1]))
-    left, top, right, bottom = fluke.box
-    cx, cy = (left + right) / 2, (top + bottom) / 2
-    bw, bh = (right - left) * (1 + 2 * margin), (bottom - top) * (1 + 2 * margin)
-    return clamp_box((cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2), size)
 
 
 class Stages:

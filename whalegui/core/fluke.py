@@ -182,16 +182,25 @@ def crop_fluke(image: Image.Image, fluke: Fluke, *, margin: float = 0.1) -> Imag
     """
     if not fluke.found:
         return image
-    w, h = image.size
-    left, top, right, bottom = fluke.box
-    cx, cy = (left + right) / 2, (top + bottom) / 2
-    bw, bh = (right - left) * (1 + 2 * margin), (bottom - top) * (1 + 2 * margin)
+    box = crop_region(fluke, image.size, margin)
     source = image
     if fluke.angle:
         # Rotating about the box centre keeps the fluke inside a box of about the same size.
-        source = image.rotate(-fluke.angle, resample=Image.Resampling.BILINEAR, center=(cx, cy))
-    box = clamp_box((cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2), (w, h))
+        left, top, right, bottom = fluke.box
+        source = image.rotate(-fluke.angle, resample=Image.Resampling.BILINEAR,
+                              center=((left + right) / 2, (top + bottom) / 2))
     return source.crop((math.floor(box[0]), math.floor(box[1]), math.ceil(box[2]), math.ceil(box[3])))
+
+
+def crop_region(fluke: Fluke, size: tuple[int, int], margin: float) -> Box:
+    """The box :func:`crop_fluke` cuts (before levelling): the fluke grown by ``margin`` on each side, inside
+    a photo of ``size``; the whole photo when nothing was found."""
+    if not fluke.found:
+        return (0.0, 0.0, float(size[0]), float(size[1]))
+    left, top, right, bottom = fluke.box
+    cx, cy = (left + right) / 2, (top + bottom) / 2
+    bw, bh = (right - left) * (1 + 2 * margin), (bottom - top) * (1 + 2 * margin)
+    return clamp_box((cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2), size)
 
 
 def crops_for_embedding(fluke: Fluke, size: tuple[int, int], crop_below: float) -> bool:
