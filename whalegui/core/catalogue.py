@@ -6,8 +6,10 @@ File names may not leave the images folder (absolute paths, ``..``, symbolic lin
 
 Beyond ``Image`` and ``Id``, the columns a gallery's export writes (:data:`CATALOGUE_COLUMNS`) are read
 when present, so an export imports back whole: each whale's ``Name`` and ``Notes``, each photo's
-``OriginalName``, ``TakenAt`` (ISO 8601) and place (``Lat``, ``Lon`` in decimal degrees). A row with a
-whale id and no image, in a CSV with a ``Name`` or ``Notes`` column, lists a whale that has no photo.
+``OriginalName``, ``TakenAt`` (ISO 8601) and place (``Lat``, ``Lon`` in decimal degrees), and the sighting
+it belongs to (``Sighting``: its uid, so the rows of one sighting stay one; ``SeenAt``, ``SightingLat``,
+``SightingLon``, ``Place``, ``Observer``, ``Vessel``, ``SightingNotes``). A row with a whale id and no
+image, in a CSV with a ``Name`` or ``Notes`` column, lists a whale that has no photo.
 A quoted field may hold line breaks (multi-line notes, as spreadsheets write them).
 """
 
@@ -25,17 +27,23 @@ from pathlib import Path, PurePosixPath
 from whalegui.core.errors import CatalogueError, GalleryError
 from whalegui.core.images import is_photo_file
 from whalegui.core.records import NEW_WHALE, validate_whale_id
+from whalegui.core.sightings import Sighting
 
 log = logging.getLogger(__name__)
 
 #: The columns of a catalogue CSV, as a gallery's export writes them: ``Image,Id`` first (what Kaggle
 #: readers need), then what a researcher entered, then the photo's hash (written, not needed to read).
-CATALOGUE_COLUMNS = ("Image", "Id", "Name", "Notes", "OriginalName", "TakenAt", "Lat", "Lon", "SHA256")
+CATALOGUE_COLUMNS = ("Image", "Id", "Name", "Notes", "OriginalName", "TakenAt", "Lat", "Lon", "SHA256",
+                     "Sighting", "SeenAt", "SightingLat", "SightingLon", "Place", "Observer", "Vessel",
+                     "SightingNotes")
 IMAGE_COLUMN = "image"
 ID_COLUMN = "id"
 #: Header names (lower case, without spaces, ``_`` or ``-``) of the optional columns, aliases included.
 _OPTIONAL_COLUMNS = {"name": ("name",), "notes": ("notes",), "original": ("originalname",),
-                     "taken": ("takenat",), "lat": ("lat", "latitude"), "lon": ("lon", "longitude")}
+                     "taken": ("takenat",), "lat": ("lat", "latitude"), "lon": ("lon", "longitude"),
+                     "sighting": ("sighting", "sightingid"), "seen": ("seenat", "sightingdate"),
+                     "slat": ("sightinglat",), "slon": ("sightinglon",), "place": ("place",),
+                     "observer": ("observer",), "vessel": ("vessel",), "snotes": ("sightingnotes",)}
 _EXIF_DATETIME_FORMAT = "%Y:%m:%d %H:%M:%S"
 #: The most lines one quoted field may span (a longer one is taken as an unbalanced quote).
 _MAX_RECORD_LINES = 200
@@ -52,6 +60,7 @@ class CatalogueEntry:
     original_name: str | None = None  # the photo's own file name, before a gallery stored it
     taken_at: datetime | None = None  # when it was taken (else the photo's EXIF says)
     gps: tuple[float, float] | None = None  # (latitude, longitude) in decimal degrees (else EXIF's)
+    sighting: Sighting | None = None  # the sighting the catalogue files it under (None: it does not say)
 
 
 @dataclass
@@ -175,6 +184,7 @@ def read_catalogue(csv_path: str | Path, images_dir: str | Path) -> Catalogue:
             path = safe_join(root, name)
             taken_at = _parse_taken_at(columns.get(values, columns.taken))
             gps = _parse_place(columns.get(values, columns.lat), columns.get(values, columns.lon))
+            sighting = columns.sighting_of(values)
         except (ValueError, GalleryError) as exc:
             catalogue.errors.append((label, f"row {row}: {exc}"))
             continue
@@ -187,7 +197,8 @@ def read_catalogue(csv_path: str | Path, images_dir: str | Path) -> Catalogue:
             catalogue.errors.append((label, f"row {row}: file not found in {root}"))
             continue
         catalogue.entries.append(CatalogueEntry(row, name, path, whale_id,
-                                                columns.get(values, columns.original) or None, taken_at, gps))
+                                                columns.get(values, columns.original) or None, taken_at, gps,
+                                                sighting))
         _note_whale(catalogue, columns, values, whale_id)
     log.info("%s: %d photos, %d new_whale rows, %d errors", csv_path, len(catalogue.entries),
              catalogue.skipped_new_whale, len(catalogue.errors))
@@ -205,12 +216,22 @@ class _Columns:
                  for key, aliases in _OPTIONAL_COLUMNS.items()}
         self.name, self.notes, self.original = found["name"], found["notes"], found["original"]
         self.taken, self.lat, self.lon = found["taken"], found["lat"], found["lon"]
+        self._sighting = {k: found[k] for k in ("sighting", "seen", "slat", "slon", "place", "observer",
+                                                "vessel", "snotes")}
         #: A CSV that says whales' names or notes may list a whale without a photo (a row with no image).
         self.lists_whales = self.name is not None or self.notes is not None
 
     @staticmethod
     def get(values: list[str], column: int | None) -> str:
         return values[column].strip() if column is not None and column < len(values) else ""
+
+    def sighting_of(self, values: list[str]) -> Sighting | None:
+        """The row's sighting; None when the row says nothing of one. Raises GalleryError/ValueError."""
+        v = {k: self.get(values, c) for k, c in self._sighting.items()}
+        if not any(v.values()):
+            return None
+        return Sighting(v["seen"], _parse_place(v["slat"], v["slon"]), v["place"], v["observer"], v["vessel"],
+                        v["snotes"], v["sighting"]).checked()
 
 
 def _note_whale(catalogue: Catalogue, columns: _Columns, values: list[str], whale_id: str) -> None:

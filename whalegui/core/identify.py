@@ -75,6 +75,7 @@ class Candidate:
     last_seen: datetime | None
     embedding_distance: float
     inliers: int | None = None
+    last_place: str = ""  # where it was last seen (a place name or a position), '' when unknown
 
 
 @dataclass(frozen=True)

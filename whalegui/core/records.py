@@ -36,6 +36,7 @@ class PhotoRecord:
     gps: tuple[float, float] | None
     added_at: datetime
     fluke: Fluke | None = None
+    sighting_id: int | None = None  # the sighting it belongs to (None: none recorded)
 
 
 @dataclass(frozen=True)
@@ -47,8 +48,9 @@ class WhaleSummary:
     notes: str
     created: datetime
     photo_count: int
-    last_seen: datetime | None  # the latest EXIF date among its photos
+    last_seen: datetime | None  # its latest sighting's date (in an old gallery, its photos' latest EXIF date)
     cover_photo: PhotoRecord | None
+    last_place: str = ""  # where its latest sighting was (a place name or a position), '' when unknown
 
 
 def validate_whale_id(whale_id: str) -> str:

@@ -44,18 +44,22 @@ from whalegui.core.errors import (
 )
 from whalegui.core.fluke import Fluke
 from whalegui.core.gallery.derived_store import DerivedStore
+from whalegui.core.gallery.exports import export
+from whalegui.core.gallery.field_store import FieldStore
 from whalegui.core.gallery.files import LOCK_NAME, PHOTOS_DIR, THUMBS_DIR, PhotoFiles, WriterLock
 from whalegui.core.gallery.index_cache import INDEX_NAME, INDEX_STAMP_NAME, IndexCache
-from whalegui.core.gallery.intake import PhotoIntake
+from whalegui.core.gallery.intake import PhotoIntake, PreparedPhoto
 from whalegui.core.gallery.maintenance import Maintenance
 from whalegui.core.gallery.reports import CheckReport, ImportReport
 from whalegui.core.gallery.search import search
 from whalegui.core.gallery.store import DB_NAME, GalleryStore, ModelStamp
-from whalegui.core.gallery.transfer import export_csv, import_catalogue
+from whalegui.core.gallery.transfer import import_catalogue
 from whalegui.core.identify import Identification
 from whalegui.core.images import load_photo, read_photo_bytes
 from whalegui.core.index import PhotoIndex
 from whalegui.core.records import PhotoRecord, WhaleSummary, new_whale_id, validate_whale_id
+from whalegui.core.reviews import PairRow, Review, ReviewPair, Triplet, misranked, pairs_of
+from whalegui.core.sightings import Sighting, SightingRecord, from_photos, parse_when
 from whalegui.core.verify import LocalFeatures, Verification, verify
 
 log = logging.getLogger(__name__)
@@ -77,6 +81,7 @@ class Gallery:
         self._analyser = Analyser(embedder) if embedder is not None else None
         self._store = store
         self._derived = DerivedStore(store)
+        self._fields = FieldStore(store)
         self._writer_lock = lock
         self._files = PhotoFiles(folder)
         self._index = IndexCache(store, readonly=readonly, fallback_dim=embedder.dim if embedder else 1)
@@ -249,6 +254,34 @@ class Gallery:
         """The audit log, newest first: dicts with id, at, action, whale_id, details."""
         return self._store.audit_log(limit)
 
+    def sightings(self, whale_id: str | None = None, since: str = "") -> list[SightingRecord]:
+        """Every whale's sightings (or ``whale_id``'s), oldest first, undated last; from the date ``since``
+        (``YYYY-MM-DD``, inclusive) on when given."""
+        return self._fields.sightings(whale_id, parse_when(since))
+
+    def sighting(self, sighting_id: int) -> Sighting:
+        """One stored sighting (:class:`GalleryError` when there is none with this id)."""
+        return self._fields.sighting(sighting_id)
+
+    def update_sighting(self, sighting_id: int, sighting: Sighting) -> None:
+        """Correct a sighting's date, position, place, observer, vessel or notes (audited)."""
+        self._require_writable()
+        self._fields.update_sighting(sighting_id, sighting)
+
+    def review_pairs(self) -> list[ReviewPair]:
+        """The labelled pairs the review decisions made, in the order decided."""
+        return self._fields.review_pairs()
+
+    def set_pair_keep(self, pair_id: int, keep: bool) -> None:
+        """Let training use a review pair, or not."""
+        self._require_writable()
+        self._fields.set_keep(pair_id, keep)
+
+    def misranked(self) -> list[Triplet]:
+        """Queries filed under a whale that the review ranked below another whale, worst first."""
+        whale_of = {p.sha256: p.whale_id for p in self.photos()}
+        return misranked(self.review_pairs(), whale_of)
+
     def photo_index(self) -> PhotoIndex:
         """The photo index as searches use it: in step with the database (loaded, or rebuilt)."""
         return self._index.ensure()
@@ -351,13 +384,16 @@ class Gallery:
     # ------------------------------------------------------------------ changes
 
     def enroll(self, paths: Sequence[str | Path], whale_id: str | None = None, name: str = "",
-               notes: str = "", *, identified: Sequence[Identification] = ()) -> str:
-        """Catalogue a new whale with its photos (all or nothing); returns its id.
+               notes: str = "", *, identified: Sequence[Identification] = (),
+               sighting: Sighting | None = None, reviews: Sequence[Review] = ()) -> str:
+        """Catalogue a new whale with its photos (all or nothing), seen in ``sighting`` (None: one
+        prefilled from the photos' EXIF date and position); returns its id.
 
         A photo that is the query of one of ``identified`` keeps that identification's fluke (a box the
-        researcher drew included), embedding and local features instead of being analysed again. Raises
-        :class:`WhaleExistsError`, :class:`PhotoError` (unreadable photo) or :class:`DuplicatePhotoError`
-        (a photo already catalogued) and then changes nothing.
+        researcher drew included), embedding and local features instead of being analysed again. Each of
+        ``reviews`` (of these photos) is stored as labelled pairs: every candidate it showed was another
+        whale. Raises :class:`WhaleExistsError`, :class:`PhotoError` (unreadable photo) or
+        :class:`DuplicatePhotoError` (a photo already catalogued) and then changes nothing.
         """
         self._require_writable()
         if whale_id is not None:
@@ -371,22 +407,27 @@ class Gallery:
                 raise WhaleExistsError(whale_id)
             prepared = self._intake.prepare_new(files, analyser, identified)
             new_id = whale_id or new_whale_id(self.has_whale)
+            pairs = self._file_under(prepared, new_id, sighting, reviews)
             self._intake.store([(p, new_id) for p in prepared], create={new_id: (name, notes)},
-                               action="enroll")
+                               action="enroll", pairs=pairs)
         log.info("enrolled whale %s with %d photos", new_id, len(prepared))
         return new_id
 
     def add_photos(self, whale_id: str, paths: Sequence[str | Path], *,
-                   identified: Sequence[Identification] = ()) -> list[PhotoRecord]:
-        """Add photos to a catalogued whale (all or nothing); returns their records. ``identified`` as
-        for :meth:`enroll`."""
+                   identified: Sequence[Identification] = (), sighting: Sighting | None = None,
+                   reviews: Sequence[Review] = ()) -> list[PhotoRecord]:
+        """Add photos to a catalogued whale (all or nothing), seen in ``sighting``; returns their records.
+        ``identified``, ``sighting`` and ``reviews`` as for :meth:`enroll` (a review's candidate of this
+        whale is a *same* pair; when the review did not show this whale, its nearest photo is)."""
         self._require_writable()
         analyser = self._require_analyser()
         with self._store.lock:
             if not self.has_whale(whale_id):
                 raise WhaleNotFoundError(whale_id)
             prepared = self._intake.prepare_new([Path(p) for p in paths], analyser, identified)
-            ids = self._intake.store([(p, whale_id) for p in prepared], create={}, action="add_photos")
+            pairs = self._file_under(prepared, whale_id, sighting, reviews)
+            ids = self._intake.store([(p, whale_id) for p in prepared], create={}, action="add_photos",
+                                     pairs=pairs)
             return [self.photo(i) for i in ids]
 
     def rename(self, whale_id: str, *, new_id: str | None = None, name: str | None = None,
@@ -444,11 +485,13 @@ class Gallery:
         return import_catalogue(self._store, self._intake, analyser, csv_path, images_dir, progress=progress,
                                 cancel=cancel)
 
-    def export_csv(self, path: str | Path | io.TextIOBase) -> int:
-        """Write the catalogue as CSV: ``Image,Id`` first (``Image`` inside the gallery folder, so it
-        re-imports with the gallery folder as the images folder), then every whale's name and notes and
-        every photo's original file name, date, place and sha256. Returns the number of rows."""
-        return export_csv(self._store, path)
+    def export_csv(self, path: str | Path | io.TextIOBase, fmt: str = "csv") -> int:
+        """Write the catalogue as CSV in layout ``fmt``: ``csv`` (the gallery's own, which imports back
+        whole: ``Image,Id`` first, ``Image`` inside the gallery folder, then every whale's name and notes
+        and every photo's original name, EXIF date and position, sha256 and sighting), ``dwc`` (a Darwin
+        Core occurrence table) or ``wildbook`` (a Wildbook bulk-import sheet); see :mod:`.exports`.
+        Returns the number of rows."""
+        return export(self._store, path, fmt)
 
     # ------------------------------------------------------------------ maintenance
 
@@ -475,6 +518,38 @@ class Gallery:
         return self._maintenance.reembed(self._analyser, progress)
 
     # ------------------------------------------------------------------ internals
+
+    def _file_under(self, prepared: Sequence[PreparedPhoto], whale_id: str, sighting: Sighting | None,
+                    reviews: Sequence[Review]) -> list[PairRow]:
+        """Give the photos their sighting (checked, with a uid); return the pairs ``reviews`` make."""
+        seen = (sighting or from_photos([p.meta for p in prepared])).checked().with_uid()
+        for p in prepared:
+            p.sighting = seen
+        pairs: list[PairRow] = []
+        for review in reviews:
+            ident = review.identification
+            query = next((p for p in prepared if p.sha256 == ident.sha256
+                          or (ident.query_path is not None and p.source == Path(ident.query_path))), None)
+            if query is None:
+                raise GalleryError(f"the review of {ident.query_path} is not of a photo being catalogued")
+            pairs += pairs_of(review, whale_id, query.sha256)
+            if not any(c.whale_id == whale_id for c in ident.candidates) and self.has_whale(whale_id):
+                pairs += self._unseen_positive(ident, whale_id, query.sha256)
+        return pairs
+
+    def _unseen_positive(self, ident: Identification, whale_id: str, query_sha: str) -> list[PairRow]:
+        """The *same* pair of a review that did not show the chosen whale: its photo nearest the query by
+        embedding, ranked below every candidate shown."""
+        photos = self.photos(whale_id)
+        if not photos:
+            return []
+        vectors = self.embeddings([p.photo_id for p in photos])
+        query = np.asarray(ident.embedding, np.float32).reshape(-1)
+        norms = np.linalg.norm(vectors, axis=1) * max(float(np.linalg.norm(query)), 1e-12)
+        distances = 1.0 - (vectors @ query) / np.maximum(norms, 1e-12)
+        best = int(np.argmin(distances))
+        return [PairRow(query_sha, photos[best].sha256, whale_id, whale_id, True, False,
+                        float(distances[best]), len(ident.candidates) + 1)]
 
     def _require_embedder(self) -> Embedder:
         if self.embedder is None:

@@ -26,6 +26,8 @@ from whalegui.core.gallery.index_cache import IndexCache
 from whalegui.core.gallery.store import GalleryStore, PhotoRow
 from whalegui.core.identify import Identification
 from whalegui.core.images import PhotoMeta, load_photo, read_photo_bytes
+from whalegui.core.reviews import PairRow
+from whalegui.core.sightings import Sighting
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +52,7 @@ class PreparedPhoto:
     gps: tuple[float, float] | None
     fluke: Fluke | None = None
     analysis: Analysis | None = None
+    sighting: Sighting | None = None  # the sighting it is filed under
 
     @property
     def full_size(self) -> tuple[int, int]:
@@ -128,9 +131,10 @@ class PhotoIntake:
             item.analysis = analysis
 
     def store(self, items: Sequence[tuple[PreparedPhoto, str]], *, create: Mapping[str, tuple[str, str]],
-              action: str) -> list[int]:
-        """Catalogue analysed photos, each under its whale id, creating the whales in ``create`` (id ->
-        (name, notes)): files first, then one transaction, then the index. Returns the photo ids."""
+              action: str, pairs: Sequence[PairRow] = ()) -> list[int]:
+        """Catalogue analysed photos, each under its whale id and in its sighting, creating the whales in
+        ``create`` (id -> (name, notes)), with the review ``pairs`` their decision made: files first, then
+        one transaction, then the index. Returns the photo ids."""
         with self._store.lock:
             self._index.ensure()
             rows: list[PhotoRow] = []
@@ -142,8 +146,8 @@ class PhotoIntake:
                 thumb = self._files.write_thumb(p.image, p.sha256)
                 rows.append(PhotoRow(p.sha256, whale_id, file, thumb, p.original_name, p.taken_at, p.gps,
                                      p.meta.width, p.meta.height, np.asarray(a.embedding), a.fluke,
-                                     a.features))
-            ids, generation = self._store.insert_photos(rows, create=create, action=action)
+                                     a.features, p.sighting))
+            ids, generation = self._store.insert_photos(rows, create=create, action=action, pairs=pairs)
             vectors = np.stack([r.embedding for r in rows]) if rows else np.zeros((0, 1), np.float32)
             self._index.apply(generation, add=(ids, vectors))
             return ids

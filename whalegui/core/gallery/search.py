@@ -18,6 +18,7 @@ from whalegui.core.gallery.index_cache import IndexCache
 from whalegui.core.gallery.store import GalleryStore
 from whalegui.core.identify import (
     Candidate,
+    FusedHit,
     Identification,
     PhotoHit,
     PhotoMatch,
@@ -27,6 +28,8 @@ from whalegui.core.identify import (
     rank_by_whale,
 )
 from whalegui.core.model_card import VerificationSettings
+from whalegui.core.records import PhotoRecord
+from whalegui.core.sightings import Sighting
 from whalegui.core.verify import LocalFeatures, verify
 
 #: Nearest photos fetched per wanted whale (a whale may have many photos among the nearest).
@@ -79,10 +82,14 @@ def search(store: GalleryStore, index: IndexCache, vec: np.ndarray, *, top: int,
         fused = fuse_ranking(ranked, hits, inliers, weight, top)
         records = store.photos_by_id([h.photo_id for h in hits])
         stats = store.whale_stats([w.whale_id for w in fused])
-        candidates = [Candidate(w.whale_id, stats[w.whale_id][0], w.distance, records[w.photo_id],
-                                stats[w.whale_id][1], stats[w.whale_id][2], w.embedding_distance, w.inliers)
-                      for w in fused]
+        candidates = [_candidate(w, records[w.photo_id], stats[w.whale_id]) for w in fused]
         matches = [PhotoMatch(records[h.photo_id], h.distance) for h in hits[: max(top * OVERSAMPLE, 50)]]
     verdict = is_new_whale([c.distance for c in candidates], threshold)
     return Identification(None, vec, candidates, verdict, float(threshold), photo_matches=matches,
                           features=features, fingerprint=store.model.fingerprint, timings=timings)
+
+
+def _candidate(w: FusedHit, photo: PhotoRecord, stats: tuple[str, int, Sighting | None]) -> Candidate:
+    name, count, last = stats
+    return Candidate(w.whale_id, name, w.distance, photo, count, last.moment() if last else None,
+                     w.embedding_distance, w.inliers, last.where() if last else "")

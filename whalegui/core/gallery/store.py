@@ -25,18 +25,28 @@ import numpy as np
 
 from whalegui.core.errors import GalleryError, PhotoNotFoundError, WhaleExistsError, WhaleNotFoundError
 from whalegui.core.fluke import Fluke
+from whalegui.core.gallery.field_sql import (
+    drop_orphan_sightings,
+    drop_pairs_of,
+    last_sightings,
+    store_pairs,
+    store_sighting,
+)
 from whalegui.core.gallery.schema import SCHEMA_VERSION, create_or_upgrade
 from whalegui.core.records import PhotoRecord, WhaleSummary
+from whalegui.core.reviews import PairRow
+from whalegui.core.sightings import Sighting
 from whalegui.core.verify import FEATURES_VERSION, LocalFeatures
 
 log = logging.getLogger(__name__)
 
 DB_NAME = "gallery.sqlite"
 _PHOTO_COLUMNS = ("id, sha256, whale_id, file, thumb, original_name, taken_at, lat, lon, added_at, "
-                  "box_left, box_top, box_right, box_bottom, box_source, box_score, box_angle")
-#: The same columns from a version-1 database (no boxes), read-only until it is upgraded.
-_PHOTO_COLUMNS_V1 = ("id, sha256, whale_id, file, thumb, original_name, taken_at, lat, lon, added_at, "
-                     "NULL, NULL, NULL, NULL, NULL, NULL, NULL")
+                  "box_left, box_top, box_right, box_bottom, box_source, box_score, box_angle, sighting_id")
+#: The same columns from older databases (version 1: no boxes; 2: no sightings), read-only until upgraded.
+_PHOTO_COLUMNS_OLD = {1: ("id, sha256, whale_id, file, thumb, original_name, taken_at, lat, lon, added_at, "
+                          "NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL"),
+                      2: _PHOTO_COLUMNS.replace("sighting_id", "NULL")}
 _WHALE_SUMMARY = ("SELECT w.id, w.name, w.notes, w.created, COUNT(p.id), MAX(p.taken_at), MIN(p.id) "
                   "FROM whales w LEFT JOIN photos p ON p.whale_id = w.id ")
 #: Ids per ``IN (...)`` query (well below SQLite's limit on parameters).
@@ -59,6 +69,7 @@ class PhotoRow:
     embedding: np.ndarray
     fluke: Fluke
     features: LocalFeatures
+    sighting: Sighting | None = None  # None: the photo belongs to no sighting
 
 
 @dataclass(frozen=True)
@@ -149,7 +160,7 @@ class GalleryStore:
             raise GalleryError(f"{self.folder / DB_NAME} is not a gallery database (no schema version)")
         if int(version) > SCHEMA_VERSION:
             raise GalleryError(f"the gallery {self.folder} was made by a newer whalegui (schema {version})")
-        self._columns = _PHOTO_COLUMNS if int(version) >= 2 else _PHOTO_COLUMNS_V1
+        self._columns = _PHOTO_COLUMNS_OLD.get(int(version), _PHOTO_COLUMNS)
 
     @property
     def schema_version(self) -> int:
@@ -273,7 +284,8 @@ class GalleryStore:
                           "OR instr(lower(w.name), ?) > 0 OR instr(lower(w.notes), ?) > 0 "
                           "GROUP BY w.id ORDER BY w.id", (term, term, term, term))
         covers = self.photos_by_id([r[6] for r in rows if r[6] is not None])
-        return [self._summary(r, covers.get(r[6])) for r in rows]
+        last = self.last_sightings([r[0] for r in rows])
+        return [self._summary(r, covers.get(r[6]), last.get(r[0])) for r in rows]
 
     def whale(self, whale_id: str) -> WhaleSummary:
         """One whale's summary; :class:`WhaleNotFoundError` when it is not catalogued."""
@@ -281,7 +293,7 @@ class GalleryStore:
         if row is None:
             raise WhaleNotFoundError(whale_id)
         cover = self.photos_by_id([row[6]]).get(row[6]) if row[6] is not None else None
-        return self._summary(row, cover)
+        return self._summary(row, cover, self.last_sightings([whale_id]).get(whale_id))
 
     def photos(self, whale_id: str | None = None) -> list[PhotoRecord]:
         """Every photo (of one whale when ``whale_id`` is given), oldest first."""
@@ -325,15 +337,22 @@ class GalleryStore:
                 f"SELECT id, whale_id FROM photos WHERE id IN ({marks})", chunk))
         return out
 
-    def whale_stats(self, whale_ids: Sequence[str]) -> dict[str, tuple[str, int, datetime | None]]:
-        """(name, photo count, last seen) of each whale."""
-        out: dict[str, tuple[str, int, datetime | None]] = {}
+    def whale_stats(self, whale_ids: Sequence[str]) -> dict[str, tuple[str, int, Sighting | None]]:
+        """(name, photo count, latest sighting) of each whale: its latest dated sighting, else (a gallery
+        not upgraded yet) one with the latest EXIF date of its photos, else None."""
+        out: dict[str, tuple[str, int, Sighting | None]] = {}
         for chunk in id_chunks(list(whale_ids)):
             marks = ",".join("?" * len(chunk))
             rows = self.query(f"SELECT w.id, w.name, COUNT(p.id), MAX(p.taken_at) FROM whales w LEFT JOIN "
                               f"photos p ON p.whale_id = w.id WHERE w.id IN ({marks}) GROUP BY w.id", chunk)
-            out.update((r[0], (r[1], int(r[2]), parse_time(r[3]))) for r in rows)
+            out.update((r[0], (r[1], int(r[2]), Sighting(when=r[3][:16]) if r[3] else None)) for r in rows)
+        for whale_id, sighting in self.last_sightings(list(out)).items():
+            out[whale_id] = (out[whale_id][0], out[whale_id][1], sighting)
         return out
+
+    def last_sightings(self, whale_ids: Sequence[str]) -> dict[str, Sighting]:
+        """Each whale's latest dated sighting (whales with none, or a gallery not upgraded yet: left out)."""
+        return last_sightings(self.query, whale_ids) if self.schema_version >= 3 else {}
 
     def embedding(self, photo_id: int) -> np.ndarray:
         """A photo's stored embedding; :class:`PhotoNotFoundError` when not catalogued."""
@@ -358,25 +377,27 @@ class GalleryStore:
     # ------------------------------------------------------------------ changes
 
     def insert_photos(self, rows: Sequence[PhotoRow], *, create: Mapping[str, tuple[str, str]],
-                      action: str) -> tuple[list[int], int]:
+                      action: str, pairs: Sequence[PairRow] = ()) -> tuple[list[int], int]:
         """In one transaction: create the whales ``create`` names (id -> (name, notes); an existing one
-        raises :class:`WhaleExistsError`), insert the photos, audit them by whale. Returns the new photo
-        ids and the index generation the change made. The photos' files must already be stored."""
+        raises :class:`WhaleExistsError`), the rows' sightings not stored yet (by uid), the photos and the
+        review ``pairs`` their decisions made, and audit the photos by whale. Returns the new photo ids and
+        the index generation the change made. The photos' files must already be stored."""
         added = now()
         ids: list[int] = []
         with self.transaction() as c:
             self._create_whales(c, create, added)
             for row in rows:
                 gps = row.gps
+                sighting = store_sighting(c, row.sighting) if row.sighting is not None else None
                 cur = c.execute(
                     "INSERT INTO photos (sha256, whale_id, file, thumb, original_name, taken_at, lat, lon, "
                     "width, height, added_at, embedding, box_left, box_top, box_right, box_bottom, "
-                    "box_source, box_score, box_angle) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "box_source, box_score, box_angle, sighting_id) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (row.sha256, row.whale_id, row.file, row.thumb, row.original_name,
                      row.taken_at.isoformat() if row.taken_at else None, gps[0] if gps else None,
                      gps[1] if gps else None, row.width, row.height, added, embedding_blob(row.embedding),
-                     *fluke_values(row.fluke)))
+                     *fluke_values(row.fluke), sighting))
                 photo_id = int(cur.lastrowid or 0)
                 c.execute("INSERT INTO features (photo_id, version, blob) VALUES (?, ?, ?)",
                           (photo_id, FEATURES_VERSION, row.features.to_blob()))
@@ -387,6 +408,7 @@ class GalleryStore:
                     {"photo": photo_id, "sha256": row.sha256, "original_name": row.original_name})
             for whale_id, photos in by_whale.items():
                 self.audit(c, action, whale_id, {"created": whale_id in create, "photos": photos})
+            store_pairs(c, pairs)
             generation = self.bump_index_generation(c)
         return ids, generation
 
@@ -444,7 +466,9 @@ class GalleryStore:
         """Delete a photo's row (its files stay); returns the index generation the change made."""
         with self.transaction() as c:
             c.execute("DELETE FROM photos WHERE id = ?", (photo.photo_id,))
-            self.audit(c, "remove_photo", photo.whale_id, photo_details(photo))
+            pairs = drop_pairs_of(c, [photo.sha256])
+            drop_orphan_sightings(c)
+            self.audit(c, "remove_photo", photo.whale_id, dict(photo_details(photo), review_pairs=pairs))
             return self.bump_index_generation(c)
 
     def delete_whale(self, whale: WhaleSummary, photos: Sequence[PhotoRecord]) -> int:
@@ -452,8 +476,11 @@ class GalleryStore:
         with self.transaction() as c:
             c.execute("DELETE FROM photos WHERE whale_id = ?", (whale.whale_id,))
             c.execute("DELETE FROM whales WHERE id = ?", (whale.whale_id,))
+            pairs = drop_pairs_of(c, [p.sha256 for p in photos])
+            drop_orphan_sightings(c)
             self.audit(c, "delete_whale", whale.whale_id, {"name": whale.name, "notes": whale.notes,
-                                                           "photos": [photo_details(p) for p in photos]})
+                                                           "photos": [photo_details(p) for p in photos],
+                                                           "review_pairs": pairs})
             return self.bump_index_generation(c)
 
     def set_thumb(self, photo_id: int, rel: str) -> None:
@@ -488,12 +515,14 @@ class GalleryStore:
             thumb_path=self.folder / r[4] if r[4] else None, original_name=r[5],
             taken_at=parse_time(r[6]),
             gps=(float(r[7]), float(r[8])) if r[7] is not None and r[8] is not None else None,
-            added_at=parse_time(r[9]) or datetime.min, fluke=stored_fluke(r[10:17]))
+            added_at=parse_time(r[9]) or datetime.min, fluke=stored_fluke(r[10:17]),
+            sighting_id=int(r[17]) if r[17] is not None else None)
 
     @staticmethod
-    def _summary(r: Sequence[Any], cover: PhotoRecord | None) -> WhaleSummary:
-        return WhaleSummary(r[0], r[1], r[2], parse_time(r[3]) or datetime.min, int(r[4]), parse_time(r[5]),
-                            cover)
+    def _summary(r: Sequence[Any], cover: PhotoRecord | None, last: Sighting | None) -> WhaleSummary:
+        seen = (last.moment() if last is not None else None) or parse_time(r[5])
+        return WhaleSummary(r[0], r[1], r[2], parse_time(r[3]) or datetime.min, int(r[4]), seen, cover,
+                            last.where() if last is not None else "")
 
 
 def fluke_values(fluke: Fluke) -> tuple[float, float, float, float, str, float, float]:

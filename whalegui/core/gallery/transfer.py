@@ -1,28 +1,25 @@
-"""Catalogues in and out of a gallery: :func:`import_catalogue` and :func:`export_csv`.
+"""Catalogues into a gallery: :func:`import_catalogue` (exports are :mod:`.exports`').
 
-The export carries everything a researcher entered (whale ids, names and notes; each photo's original file
-name, date and place) in the columns :data:`~whalegui.core.catalogue.CATALOGUE_COLUMNS` that the catalogue
-reader reads back, with ``Image`` the stored photo's path inside the gallery folder: importing the export
-with the gallery folder as the images folder gives the same catalogue.
+Each photo is filed under the sighting its row names (by uid, so the rows of one sighting stay one
+sighting); a row that gives sighting fields without a uid shares one with the rows of the same whale that
+give the same fields; a row that says nothing of a sighting shares one with the photos of the same whale
+and EXIF day, dated and placed by the first of them.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
-import os
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
 
 from whalegui.core.analysis import Analyser
-from whalegui.core.catalogue import CATALOGUE_COLUMNS, read_catalogue, read_folder_catalogue
+from whalegui.core.catalogue import CatalogueEntry, read_catalogue, read_folder_catalogue
 from whalegui.core.errors import PhotoError
 from whalegui.core.gallery.intake import IMPORT_BATCH, PhotoIntake, PreparedPhoto, decode_size, read_photo
 from whalegui.core.gallery.reports import ImportReport
 from whalegui.core.gallery.store import GalleryStore
+from whalegui.core.sightings import Sighting, new_uid, when_of
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +41,7 @@ def import_catalogue(store: GalleryStore, intake: PhotoIntake, analyser: Analyse
         return {w: (catalogue.whale_names.get(w, ""), catalogue.whale_notes.get(w, "")) for w in whale_ids}
 
     entries = catalogue.entries
+    sightings: dict[tuple[object, ...], Sighting] = {}
     size = decode_size(analyser)
     done = 0
     if progress is not None:
@@ -67,6 +65,7 @@ def import_catalogue(store: GalleryStore, intake: PhotoIntake, analyser: Analyse
                 report.errors.append((entry.name, exc.reason))
                 continue
             seen.add(sha)
+            prepared.sighting = _sighting_of(entry, prepared, sightings)
             ready.append((prepared, entry.whale_id))
         if ready:
             intake.analyse([p for p, _ in ready], analyser, batch_size=IMPORT_BATCH)
@@ -89,28 +88,20 @@ def import_catalogue(store: GalleryStore, intake: PhotoIntake, analyser: Analyse
     return report
 
 
-def export_csv(store: GalleryStore, path: str | Path | io.TextIOBase) -> int:
-    """Write the gallery's catalogue as CSV (columns :data:`CATALOGUE_COLUMNS`; a whale without photos is
-    a row with no ``Image``), to a file (atomically) or an open text stream. Returns the number of rows."""
-    rows: list[list[Any]] = [list(r) for r in store.query(
-        "SELECT p.file, p.whale_id, w.name, w.notes, p.original_name, p.taken_at, p.lat, p.lon, p.sha256 "
-        "FROM photos p JOIN whales w ON w.id = p.whale_id ORDER BY p.whale_id, p.id")]
-    rows += [["", r[0], r[1], r[2], "", "", "", "", ""] for r in store.query(
-        "SELECT w.id, w.name, w.notes FROM whales w WHERE NOT EXISTS "
-        "(SELECT 1 FROM photos p WHERE p.whale_id = w.id) ORDER BY w.id")]
-
-    def write(f: Any) -> None:
-        writer = csv.writer(f, lineterminator="\n")
-        writer.writerow(CATALOGUE_COLUMNS)
-        for r in rows:
-            writer.writerow(["" if v is None else v for v in r])
-
-    if isinstance(path, (str, Path)):
-        target = Path(path)
-        tmp = target.with_name(target.name + ".tmp")
-        with open(tmp, "w", encoding="utf-8", newline="") as f:
-            write(f)
-        os.replace(tmp, target)
+def _sighting_of(entry: CatalogueEntry, photo: PreparedPhoto,
+                 known: dict[tuple[object, ...], Sighting]) -> Sighting:
+    """The sighting a catalogue row files its photo under (see the module's docstring); ``known`` keeps
+    the sightings made for rows without a uid, by whale and fields (or EXIF day)."""
+    given = entry.sighting
+    if given is not None and given.uid:
+        return given
+    if given is not None:
+        key: tuple[object, ...] = (entry.whale_id, given)
+        made = given
     else:
-        write(path)
-    return len(rows)
+        key = (entry.whale_id, photo.taken_at.date() if photo.taken_at else None)
+        made = Sighting(when=when_of(photo.taken_at), position=photo.gps)
+    if key not in known:
+        known[key] = Sighting(made.when, made.position, made.place, made.observer, made.vessel, made.notes,
+                              new_uid())
+    return known[key]
