@@ -14,6 +14,7 @@ from pytestqt.qtbot import QtBot
 
 from tests.gui.conftest import AppWindow, wait_status, whale_photo
 from whalegui.gui.review_model import Status
+from whalegui.gui.settings import Settings
 
 
 def drop(window: QWidget, paths: list[Path]) -> None:
@@ -97,12 +98,32 @@ def test_new_whale_through_the_dialog(qtbot: QtBot, app_window: AppWindow, queri
     dialog.id_edit.setText("w_stranger")
     dialog.name_edit.setText("Stranger")
     dialog.notes_edit.setPlainText("notched left tip")
+    form = dialog.sighting_form
+    QTest.keyClicks(form.lat_edit, "91")  # out of range: Enroll is refused until it is corrected
+    QTest.keyClicks(form.lon_edit, "17.6 W")
+    assert not dialog.buttons.button(QDialogButtonBox.StandardButton.Ok).isEnabled()
+    assert "latitude" in dialog.error_label.text()
+    form.lat_edit.clear()
+    QTest.keyClicks(form.lat_edit, "66.05 N")
+    assert dialog.buttons.button(QDialogButtonBox.StandardButton.Ok).isEnabled()
+    for edit, text in ((form.place_edit, "Skjalfandi"), (form.observer_edit, "J. Doe"),
+                       (form.vessel_edit, "Moby"), (form.notes_edit, "lob-tailing")):
+        QTest.keyClicks(edit, text)
     QTest.mouseClick(dialog.buttons.button(QDialogButtonBox.StandardButton.Ok), Qt.MouseButton.LeftButton)
 
     wait_status(qtbot, controller, 0, Status.NEW)
     whale = controller.gallery.whale("w_stranger")
     assert whale.name == "Stranger" and whale.photo_count == 1
-    assert "notched left tip" in whale.notes and "2024-08-03 10:00" in whale.notes
+    assert whale.notes == "notched left tip"  # the sighting is a record of its own, not a line of notes
+    [record] = controller.gallery.sightings("w_stranger")
+    seen = record.sighting
+    assert seen.when == "2024-08-03T10:00"  # from EXIF
+    assert seen.position == (66.05, -17.6)
+    assert (seen.place, seen.observer, seen.vessel, seen.notes) == ("Skjalfandi", "J. Doe", "Moby", "lob-tailing")
+    assert whale.last_place == "Skjalfandi"
+    # observer and vessel are remembered for the next photos, and in the settings file
+    assert (controller.settings.observer, controller.settings.vessel) == ("J. Doe", "Moby")
+    assert Settings.load(controller.settings.path).observer == "J. Doe"
     assert controller.gallery.identify(queries["unknown"]).candidates[0].whale_id == "w_stranger"
 
 

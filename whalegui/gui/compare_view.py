@@ -30,6 +30,7 @@ from whalegui.gui.messages import day, moment
 from whalegui.gui.photo_panes import PhotoPanes
 from whalegui.gui.resources import icon
 from whalegui.gui.review_model import CandidatePhoto, QueueEntry, Status
+from whalegui.gui.sighting_strip import SightingStrip
 from whalegui.wording import plural
 
 MIN_ZOOM, MAX_ZOOM = 0.25, 64.0
@@ -120,6 +121,8 @@ class CompareView(QWidget):
         layout.addLayout(tools)
         layout.addWidget(self.panes, 1)
         layout.addWidget(self.strip)
+        self.sighting_strip = SightingStrip(controller, self)
+        layout.addWidget(self.sighting_strip)
         layout.addLayout(buttons)
 
         self.confirm_button.clicked.connect(controller.confirm)

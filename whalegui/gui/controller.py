@@ -27,6 +27,7 @@ from whalegui.core.gallery import Gallery
 from whalegui.core.identify import Candidate, Identification
 from whalegui.core.images import find_photos, is_photo_file, read_metadata
 from whalegui.core.records import PhotoRecord, new_whale_id
+from whalegui.core.sightings import Sighting
 from whalegui.gui import messages
 from whalegui.gui.fluke_review import FlukeReview
 from whalegui.gui.gallery_editor import GalleryEditor
@@ -42,6 +43,8 @@ from whalegui.gui.service import (
     ModelInfo,
 )
 from whalegui.gui.settings import Settings
+from whalegui.gui.sighting_draft import SightingDraft
+from whalegui.gui.sighting_editor import SightingEditor
 from whalegui.gui.thumbnails import ThumbnailCache
 from whalegui.gui.undo import Decision, DecisionCommand, DecisionKind
 from whalegui.gui.workers import WorkerPool, load_qimage, save_qimage
@@ -97,6 +100,10 @@ class Controller(QObject):
         self.editor.error_raised.connect(self.error_raised)
         self.editor.status_messaged.connect(self.status_messaged)
         self.editor.import_finished.connect(self._on_import_finished)
+        self.sightings = SightingDraft(self.settings)  # what the next decisions record
+        self.sighting_editor = SightingEditor(self.service, self.undo_stack, self)
+        for signal in ("gallery_changed", "error_raised", "status_messaged"):
+            getattr(self.sighting_editor, signal).connect(getattr(self, signal))
         self.flukes = FlukeReview(self.service, self.review, lambda: self.settings.top_k,
                                   lambda: self.ready, self)
         self.flukes.error_raised.connect(self.error_raised)
@@ -422,22 +429,30 @@ class Controller(QObject):
         entry, cand = self.review.current_entry, self.review.current_candidate()
         if entry is None or cand is None or not entry.reviewable or not self.ready:
             return False
-        self._add_to_whale(entry, cand.whale_id, on_added=lambda ids: self._push(
-            Decision(DecisionKind.CONFIRM, entry, cand.whale_id, ids)))
+        if self.sightings.problem(entry):
+            self._raise(messages.sighting_invalid(self.sightings.problem(entry)))
+            return False
+        seen = self.sightings.for_entry(entry)
+        self._add_to_whale(entry, cand.whale_id, seen, on_added=lambda ids: self._push(
+            Decision(DecisionKind.CONFIRM, entry, cand.whale_id, ids, sighting=seen)))
         self.advance()
         return True
 
-    def enroll_current(self, whale_id: str, name: str = "", notes: str = "") -> bool:
-        """Enroll the photo under review as a new whale (``whale_id`` empty: a fresh id)."""
+    def enroll_current(self, whale_id: str, name: str = "", notes: str = "",
+                       sighting: Sighting | None = None) -> bool:
+        """Enroll the photo under review as a new whale (``whale_id`` empty: a fresh id), seen in
+        ``sighting`` (None: the review's sighting of it)."""
         entry = self.review.current_entry
         if entry is None or not entry.reviewable or not self.ready:
             return False
-        self._enroll(entry, whale_id or None, name, notes, on_enrolled=lambda new_id, ids: self._push(
-            Decision(DecisionKind.ENROLL, entry, new_id, ids, name, notes)))
+        seen = sighting if sighting is not None else self.sightings.for_entry(entry)
+        self._enroll(entry, whale_id or None, name, notes, seen, on_enrolled=lambda new_id, ids: self._push(
+            Decision(DecisionKind.ENROLL, entry, new_id, ids, name, notes, seen)))
         self.advance()
         return True
 
-    def _add_to_whale(self, entry: QueueEntry, whale_id: str, *, on_added: _OnPhotoIds) -> None:
+    def _add_to_whale(self, entry: QueueEntry, whale_id: str, sighting: Sighting | None, *,
+                      on_added: _OnPhotoIds) -> None:
         self._set_busy(entry, "adding to the gallery")
 
         def added(result: Added) -> None:
@@ -447,11 +462,11 @@ class Controller(QObject):
             on_added([p.photo_id for p in result.photos])
             self.status_messaged.emit(f"{entry.name} added to whale {whale_id}.")
 
-        self.service.add_photo(whale_id, entry.path, entry.identification, done=added,
+        self.service.add_photo(whale_id, entry.path, entry.identification, done=added, sighting=sighting,
                                failed=lambda exc: self._on_write_failed(entry, exc, "Confirm"))
 
-    def _enroll(self, entry: QueueEntry, whale_id: str | None, name: str, notes: str, *,
-                on_enrolled: _OnEnrolled) -> None:
+    def _enroll(self, entry: QueueEntry, whale_id: str | None, name: str, notes: str,
+                sighting: Sighting | None, *, on_enrolled: _OnEnrolled) -> None:
         self._set_busy(entry, "enrolling")
 
         def enrolled(result: Enrolled) -> None:
@@ -462,7 +477,7 @@ class Controller(QObject):
             self.status_messaged.emit(f"{entry.name} enrolled as new whale {result.whale_id}.")
 
         self.service.enroll(entry.path, entry.identification, whale_id, name, notes, done=enrolled,
-                            failed=lambda exc: self._on_write_failed(entry, exc, "New whale"))
+                            sighting=sighting, failed=lambda exc: self._on_write_failed(entry, exc, "New whale"))
 
     def _set_busy(self, entry: QueueEntry, doing: str) -> None:
         entry.status, entry.reason = Status.IDENTIFYING, doing  # busy until the write lands
@@ -536,9 +551,9 @@ class Controller(QObject):
             decision.photo_ids = ids
 
         if decision.kind is DecisionKind.CONFIRM:
-            self._add_to_whale(entry, decision.whale_id, on_added=store)
+            self._add_to_whale(entry, decision.whale_id, decision.sighting, on_added=store)
         else:
-            self._enroll(entry, decision.whale_id, decision.name, decision.notes,
+            self._enroll(entry, decision.whale_id, decision.name, decision.notes, decision.sighting,
                          on_enrolled=lambda _whale_id, ids: store(ids))
         self.advance()
 

@@ -1,19 +1,18 @@
-"""The New whale dialog: a suggested unique id, a name, notes, and the sighting's date and place from EXIF."""
+"""The New whale dialog: a suggested unique id, a name, notes, and the sighting (prefilled from EXIF and
+the review's sighting strip), recorded as a sighting in its own fields."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 
-from PySide6.QtCore import QDate, QDateTime, Qt, QTime
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
-    QCheckBox,
-    QDateTimeEdit,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
+    QGroupBox,
     QLabel,
     QLineEdit,
     QPlainTextEdit,
@@ -23,32 +22,27 @@ from PySide6.QtWidgets import (
 
 from whalegui.core.errors import GalleryError
 from whalegui.core.records import validate_whale_id
+from whalegui.core.sightings import Sighting
+from whalegui.gui.sighting_form import SightingForm
 
 
 @dataclass(frozen=True)
 class EnrollRequest:
     whale_id: str
     name: str
-    notes: str  # the user's notes plus the sighting line
-
-
-def format_place(gps: tuple[float, float] | None) -> str:
-    if gps is None:
-        return ""
-    lat, lon = gps
-    return f"{abs(lat):.5f}° {'N' if lat >= 0 else 'S'}, {abs(lon):.5f}° {'E' if lon >= 0 else 'W'}"
+    notes: str  # about the whale (marks, scars); the sighting has its own notes
+    sighting: Sighting
 
 
 class EnrollDialog(QDialog):
-    """Ask for the new whale's id (suggested, checked unique), name and notes; date and place prefilled."""
+    """Ask for the new whale's id (suggested, checked unique), name and notes, and its sighting."""
 
     def __init__(
         self,
         suggested_id: str,
         *,
         photo_name: str = "",
-        taken_at: datetime | None = None,
-        gps: tuple[float, float] | None = None,
+        sighting: Sighting | None = None,
         id_taken: Callable[[str], bool] | None = None,
         thumbnail: QPixmap | None = None,
         parent: QWidget | None = None,
@@ -63,25 +57,11 @@ class EnrollDialog(QDialog):
         self.name_edit = QLineEdit(self)
         self.name_edit.setPlaceholderText("optional, e.g. Salt")
         self.notes_edit = QPlainTextEdit(self)
-        self.notes_edit.setPlaceholderText("optional: marks, scars, behaviour…")
-        self.notes_edit.setFixedHeight(72)
-        self.date_known = QCheckBox("known", self)
-        self.date_edit = QDateTimeEdit(self)
-        self.date_edit.setDisplayFormat("yyyy-MM-dd HH:mm")
-        self.date_edit.setCalendarPopup(True)
-        if taken_at is not None:
-            self.date_edit.setDateTime(
-                QDateTime(QDate(taken_at.year, taken_at.month, taken_at.day),
-                          QTime(taken_at.hour, taken_at.minute, taken_at.second))
-            )
-            self.date_known.setChecked(True)
-        else:
-            self.date_edit.setDateTime(QDateTime.currentDateTime())
-            self.date_known.setChecked(False)
-        self.date_edit.setEnabled(self.date_known.isChecked())
-        self.date_known.toggled.connect(self.date_edit.setEnabled)
-        self.place_edit = QLineEdit(format_place(gps), self)
-        self.place_edit.setPlaceholderText("place or position (not in the photo's EXIF)")
+        self.notes_edit.setPlaceholderText("optional: marks, scars…")
+        self.notes_edit.setFixedHeight(56)
+        self.sighting_form = SightingForm(sighting, parent=self)
+        self.date_known = self.sighting_form.date_known
+        self.date_edit = self.sighting_form.date_edit
         self.error_label = QLabel("", self)
         self.error_label.setStyleSheet("color: #c62828;")
         self.error_label.setWordWrap(True)
@@ -90,15 +70,8 @@ class EnrollDialog(QDialog):
         form.addRow("Whale id:", self.id_edit)
         form.addRow("Name:", self.name_edit)
         form.addRow("Notes:", self.notes_edit)
-        date_row = QWidget(self)
-        from PySide6.QtWidgets import QHBoxLayout
-
-        h = QHBoxLayout(date_row)
-        h.setContentsMargins(0, 0, 0, 0)
-        h.addWidget(self.date_edit, 1)
-        h.addWidget(self.date_known)
-        form.addRow("Sighted on:", date_row)
-        form.addRow("Place:", self.place_edit)
+        seen = QGroupBox("Sighting", self)
+        QVBoxLayout(seen).addWidget(self.sighting_form)
 
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self
@@ -126,9 +99,11 @@ class EnrollDialog(QDialog):
             preview.setAlignment(Qt.AlignmentFlag.AlignCenter)
             layout.addWidget(preview)
         layout.addLayout(form)
+        layout.addWidget(seen)
         layout.addWidget(self.error_label)
         layout.addWidget(self.buttons)
         self.id_edit.textChanged.connect(self._validate)
+        self.sighting_form.edited.connect(self._validate)
         self.name_edit.setFocus()
         self.resize(440, self.sizeHint().height())
         self._validate()
@@ -144,6 +119,8 @@ class EnrollDialog(QDialog):
             problem = (
                 f"{whale_id} is already in the gallery: choose another id (or confirm the match instead)"
             )
+        if not problem and self.sighting_form.problem():
+            problem = f"Sighting: {self.sighting_form.problem()}"
         self.error_label.setText(problem)
         self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(not problem)
         return not problem
@@ -153,15 +130,6 @@ class EnrollDialog(QDialog):
             super().accept()
 
     def request(self) -> EnrollRequest:
-        """What the user entered; the sighting's date and place are appended to the notes."""
-        notes = self.notes_edit.toPlainText().strip()
-        sighting = []
-        if self.date_known.isChecked():
-            sighting.append(self.date_edit.dateTime().toString("yyyy-MM-dd HH:mm"))
-        place = self.place_edit.text().strip()
-        if place:
-            sighting.append(f"at {place}")
-        if sighting:
-            line = "First sighted " + " ".join(sighting)
-            notes = f"{notes}\n{line}" if notes else line
-        return EnrollRequest(self.id_edit.text().strip(), self.name_edit.text().strip(), notes)
+        """What the user entered (call it after the dialog was accepted: the sighting is valid then)."""
+        return EnrollRequest(self.id_edit.text().strip(), self.name_edit.text().strip(),
+                             self.notes_edit.toPlainText().strip(), self.sighting_form.sighting())

@@ -1,5 +1,5 @@
-"""The gallery browser: whales with thumbnails, search, counts and last sighting; a whale's photos;
-rename, merge, delete (with confirmation); import a catalogue; export CSV."""
+"""The gallery browser: whales with thumbnails, search, counts and last sighting; a whale's photos and
+its history (sightings and where they were); rename, merge, delete (with confirmation); import a catalogue; export CSV."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QPushButton,
     QSplitter,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -28,6 +29,7 @@ from whalegui.gui.elided_label import ElidedLabel
 from whalegui.gui.messages import day, gallery_summary
 from whalegui.gui.resources import icon
 from whalegui.gui.service import GalleryInfo
+from whalegui.gui.sighting_history import SightingHistory
 from whalegui.gui.thumbnails import ThumbnailCache
 from whalegui.wording import plural
 
@@ -37,6 +39,7 @@ _Index = QModelIndex | QPersistentModelIndex
 def whale_line(whale: WhaleSummary) -> str:
     """``3 photos · last seen 2023-07-03`` (the date only when known)."""
     seen = f" · last seen {day(whale.last_seen)}" if whale.last_seen else ""
+    seen += f", {whale.last_place}" if whale.last_place else ""
     return f"{plural(whale.photo_count, 'photo')}{seen}"
 
 
@@ -245,7 +248,12 @@ class GalleryBrowser(QWidget):
         rv.setContentsMargins(0, 0, 0, 0)
         rv.addWidget(self.whale_title)
         rv.addWidget(self.whale_notes)
-        rv.addWidget(self.photo_list, 1)
+        self.history = SightingHistory(controller, self)
+        self.pages = QTabWidget(self)
+        self.pages.setDocumentMode(True)
+        self.pages.addTab(self.photo_list, "Photos")
+        self.pages.addTab(self.history, "History")
+        rv.addWidget(self.pages, 1)
         edit = QHBoxLayout()
         for b in (self.rename_button, self.merge_button, self.delete_button, self.remove_photo_button):
             edit.addWidget(b)
@@ -295,10 +303,12 @@ class GalleryBrowser(QWidget):
             self.whale_title.setText("Choose a whale")
             self.whale_notes.setText("")
             self.photo_model.show_whale("")
+            self.history.show_whale("")
         else:
             self.whale_title.setText(f"{whale.whale_id}  {whale.name}".strip() + f" · {whale_line(whale)}")
             self.whale_notes.setText(whale.notes)
             self.photo_model.show_whale(whale.whale_id)  # also after edits: its photos may have changed
+            self.history.show_whale(whale.whale_id)
         self._update_buttons()
 
     def _on_whales_reset(self) -> None:

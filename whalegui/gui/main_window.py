@@ -478,12 +478,10 @@ class MainWindow(QMainWindow):
         c = self.controller
         if self.enroll_dialog is not None:
             return
-        meta = entry.identification.meta if entry.identification is not None else None
         dialog = EnrollDialog(
             c.suggest_whale_id(),
             photo_name=entry.name,
-            taken_at=(meta.taken_at if meta is not None else None) or entry.taken_at,
-            gps=meta.gps if meta is not None else None,
+            sighting=c.sightings.for_entry(entry),
             id_taken=c.whale_id_taken,
             thumbnail=self.compare_view.query_preview(entry.path) or c.thumbnails.pixmap(entry.path),
             parent=self,
@@ -494,7 +492,8 @@ class MainWindow(QMainWindow):
             self.enroll_dialog = None
             if result == EnrollDialog.DialogCode.Accepted and c.review.current_entry is entry:
                 request = dialog.request()
-                c.enroll_current(request.whale_id, request.name, request.notes)
+                c.sightings.remember(request.sighting)
+                c.enroll_current(request.whale_id, request.name, request.notes, request.sighting)
             dialog.deleteLater()
 
         dialog.finished.connect(done)

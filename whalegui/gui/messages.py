@@ -196,6 +196,15 @@ def box_failed(photo_name: str, exc: BaseException) -> Message:
     )
 
 
+def sighting_invalid(problem: str) -> Message:
+    """The sighting typed for the photo under review cannot be recorded, so the decision waits."""
+    return Message(
+        "Check the sighting",
+        f"The sighting cannot be recorded: {problem}.\n\nCorrect it in the sighting fields above the "
+        "buttons (or clear the position), then decide again.",
+    )
+
+
 def undo_failed(what: str, exc: BaseException) -> Message:
     """Undoing a decision did not reach the gallery."""
     return Message(

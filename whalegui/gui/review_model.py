@@ -207,6 +207,11 @@ class QueueModel(QAbstractListModel):
                 self.update(entry)
 
 
+def last_seen_line(when: datetime | None, place: str) -> str:
+    """``last seen 2024-07-03, Husavik`` (what is known of it)."""
+    return "last seen " + ", ".join(part for part in (day(when), place) if part)
+
+
 class CandidateModel(QAbstractListModel):
     """The candidates for the photo under review: best-photo thumbnail, id and name, distance, photos,
     last seen (when known)."""
@@ -245,8 +250,8 @@ class CandidateModel(QAbstractListModel):
             return f"{cand.whale_id}  {cand.name}".strip()
         if role == LINES_ROLE:
             lines = [f"d {cand.distance:.3f} · {plural(cand.photo_count, 'photo')}"]
-            if cand.last_seen is not None:
-                lines.append(f"last seen {day(cand.last_seen)}")
+            if cand.last_seen is not None or cand.last_place:
+                lines.append(last_seen_line(cand.last_seen, cand.last_place))
             return lines
         if role == ACCENT_ROLE:
             return BEYOND_COLOUR if beyond else MATCH_COLOUR
@@ -256,7 +261,8 @@ class CandidateModel(QAbstractListModel):
             return self._thumbnails.photo_pixmap(cand.photo)
         if role == Qt.ItemDataRole.ToolTipRole:
             verdict = " (beyond the new-whale threshold)" if beyond else ""
-            seen = f", last seen {day(cand.last_seen)}" if cand.last_seen else ""
+            seen = (f", {last_seen_line(cand.last_seen, cand.last_place)}"
+                    if cand.last_seen or cand.last_place else "")
             return (
                 f"{cand.whale_id} {cand.name}\ncosine distance {cand.distance:.4f}{verdict}\n"
                 f"{plural(cand.photo_count, 'photo')}{seen}"

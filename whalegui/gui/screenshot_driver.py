@@ -8,7 +8,7 @@ from whalegui.gui.controller import Controller
 from whalegui.gui.main_window import MainWindow
 from whalegui.gui.review_model import Status
 
-SCREENSHOT_STATES = ("empty", "queue", "review", "matches", "enroll", "gallery")
+SCREENSHOT_STATES = ("empty", "queue", "review", "matches", "enroll", "gallery", "history")
 
 
 class ScreenshotDriver:
@@ -32,6 +32,13 @@ class ScreenshotDriver:
             if c.info is not None and c.info.whales and not c.editor.importing:
                 w.tabs.setCurrentIndex(1)
                 w.browser.select_whale(c.info.whales[0].whale_id)
+                self.done = True
+        elif self.state == "history":  # the whale with the most sightings: its history and where it was
+            if c.info is not None and c.info.whales and not c.editor.importing:
+                whale = max(c.info.whales, key=lambda w: (w.photo_count, w.whale_id))
+                w.tabs.setCurrentIndex(1)
+                w.browser.select_whale(whale.whale_id)
+                w.browser.pages.setCurrentWidget(w.browser.history)
                 self.done = True
         elif self.state == "queue":
             # a queue with every kind of entry: matched, new whale, needs review, an unreadable file

@@ -24,6 +24,7 @@ from whalegui.core.fluke import Fluke
 from whalegui.core.gallery import Gallery
 from whalegui.core.identify import Identification
 from whalegui.core.records import PhotoRecord, WhaleSummary
+from whalegui.core.sightings import Sighting, SightingRecord
 from whalegui.core.verify import Verification
 from whalegui.gui.workers import Worker, WorkerPool
 from whalegui.paths import bundled_model_path
@@ -179,6 +180,18 @@ class GalleryService(QObject):
         """List a whale's photos (read priority)."""
         self._run(lambda: list(self._require().photos(whale_id)), READ_PRIORITY, done, failed)
 
+    def sightings(
+        self, whale_id: str, *, done: Callable[[list[SightingRecord]], None], failed: Failed
+    ) -> None:
+        """List a whale's sightings, oldest first (read priority)."""
+        self._run(lambda: self._require().sightings(whale_id), READ_PRIORITY, done, failed)
+
+    def update_sighting(
+        self, sighting_id: int, sighting: Sighting, *, done: Callable[[GalleryInfo], None], failed: Failed
+    ) -> None:
+        """Correct a stored sighting."""
+        self._change(lambda g: g.update_sighting(sighting_id, sighting), done, failed)
+
     def refresh(self, *, done: Callable[[GalleryInfo], None], failed: Failed) -> None:
         """Read the gallery's whales and counts again."""
         self._run(lambda: _info(self._require()), READ_PRIORITY, done, failed)
@@ -197,12 +210,14 @@ class GalleryService(QObject):
         *,
         done: Callable[[Added], None],
         failed: Failed,
+        sighting: Sighting | None = None,
     ) -> None:
-        """Add a query photo to a catalogued whale (confirm a match)."""
+        """Add a query photo to a catalogued whale (confirm a match), seen in ``sighting`` (None: EXIF's)."""
 
         def job() -> Added:
             gallery = self._require()
-            records = gallery.add_photos(whale_id, [path], identified=_identified(identification))
+            records = gallery.add_photos(whale_id, [path], identified=_identified(identification),
+                                         sighting=sighting)
             return Added(list(records), _info(gallery))
 
         self._run(job, WRITE_PRIORITY, done, failed)
@@ -217,14 +232,14 @@ class GalleryService(QObject):
         *,
         done: Callable[[Enrolled], None],
         failed: Failed,
+        sighting: Sighting | None = None,
     ) -> None:
-        """Enroll a query photo as a new whale (``whale_id`` None: a fresh id)."""
+        """Enroll a query photo as a new whale (``whale_id`` None: a fresh id), seen in ``sighting``."""
 
         def job() -> Enrolled:
             gallery = self._require()
-            new_id = gallery.enroll(
-                [path], whale_id=whale_id, name=name, notes=notes, identified=_identified(identification)
-            )
+            new_id = gallery.enroll([path], whale_id=whale_id, name=name, notes=notes,
+                                    identified=_identified(identification), sighting=sighting)
             return Enrolled(new_id, [p.photo_id for p in gallery.photos(new_id)], _info(gallery))
 
         self._run(job, WRITE_PRIORITY, done, failed)

@@ -13,7 +13,6 @@ from whalegui.paths import default_gallery_dir, settings_path
 log = logging.getLogger(__name__)
 
 
-
 @dataclass
 class Settings:
     """Everything the app remembers between runs."""
@@ -24,6 +23,8 @@ class Settings:
     model_path: str = ""  # empty: the bundled model
     last_folder: str = ""  # where the last file dialog was
     thumbnail_size: int = 96
+    observer: str = ""  # who records sightings (typed once a day, kept for the next enrolls)
+    vessel: str = ""  # the boat they are recorded from
     path: Path | None = field(default=None, compare=False, repr=False)  # the file it was loaded from
 
     @classmethod

@@ -13,6 +13,7 @@ from typing import Protocol
 
 from PySide6.QtGui import QUndoCommand
 
+from whalegui.core.sightings import Sighting
 from whalegui.gui.review_model import QueueEntry
 
 
@@ -32,6 +33,7 @@ class Decision:
     photo_ids: list[int] = field(default_factory=list)
     name: str = ""  # of a new whale, to enroll it again on redo
     notes: str = ""
+    sighting: Sighting | None = None  # the sighting it recorded, to record it again on redo
 
     def describe(self) -> str:
         """``alpha.jpg as whale w_alpha`` / ``alpha.jpg as new whale w_x``, for menus and messages."""
