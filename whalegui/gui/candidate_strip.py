@@ -14,6 +14,7 @@ from whalegui.gui.card_delegate import CardDelegate
 from whalegui.gui.review_model import ReviewModel
 
 CARD_THUMB = QSize(150, 46)  # flukes are wide: a wide, low thumbnail wastes no height
+# three lines under the title: distance and photos, then "last seen <date>, <place>" wrapped over two
 
 
 class CandidateStrip(QListView):
@@ -23,7 +24,7 @@ class CandidateStrip(QListView):
         super().__init__(parent)
         self._review = review
         self.setModel(review.candidates)
-        self.setItemDelegate(CardDelegate(CARD_THUMB, vertical=True, lines=2, parent=self))
+        self.setItemDelegate(CardDelegate(CARD_THUMB, vertical=True, lines=3, parent=self))
         self.setFlow(QListView.Flow.LeftToRight)
         self.setWrapping(False)
         self.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)

@@ -147,7 +147,10 @@ class PositionPlot(QWidget):
             painter.setBrush(Qt.BrushStyle.NoBrush)
             painter.drawPath(path)
         fm = painter.fontMetrics()
-        for i, (point, spot) in enumerate(zip(self._points, spots, strict=True)):
+        taken = [QRectF(spot.x() - 7, spot.y() - 7, 14, 14) for spot in spots]  # labels avoid the dots
+        # the latest first: its label gets the best place
+        for i in reversed(range(len(spots))):
+            point, spot = self._points[i], spots[i]
             latest = i == len(spots) - 1
             radius = 6.5 if latest else 4.0
             if point.sighting_id == self._selected:
@@ -157,22 +160,50 @@ class PositionPlot(QWidget):
             painter.setPen(QPen(QColor("#ffffff"), 1.5))
             painter.setBrush(LATEST if latest else DOT)
             painter.drawEllipse(spot, radius, radius)
-            painter.setPen(LATEST if latest else AXIS_TEXT)
             text = f"{point.label} (latest)" if latest else str(i + 1)
-            width = fm.horizontalAdvance(text)
-            x = spot.x() + radius + 3
-            if x + width > rect.right() + 6:  # keep the label inside: put it left of the dot
-                x = spot.x() - radius - 3 - width
-            painter.drawText(QPointF(x, spot.y() - radius), text)
+            box = self._label_box(spot, radius, fm.horizontalAdvance(text), fm.height(), taken)
+            taken.append(box)
+            painter.fillRect(box, QColor(255, 255, 255, 190))  # readable over the track
+            painter.setPen(LATEST if latest else AXIS_TEXT)
+            painter.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
         painter.end()
+
+    def _lon_ticks(self, rect: QRectF, label_w: float) -> list[float]:
+        """As many longitude ticks as fit with their labels apart (two at least when they fit)."""
+        lon_lo, lon_hi = self._view[2], self._view[3]
+        for most in range(int(rect.width() // label_w) + 2, 0, -1):
+            ticks = nice_ticks(lon_lo, lon_hi, most)
+            if len(ticks) < 2:
+                continue
+            if (ticks[1] - ticks[0]) / (lon_hi - lon_lo) * rect.width() >= label_w:
+                return ticks
+        # too narrow for two: the one round value nearest the middle
+        mid = (lon_lo + lon_hi) / 2
+        every = [t for most in range(1, 5) for t in nice_ticks(lon_lo, lon_hi, most)]
+        return [min(every, key=lambda t: abs(t - mid))] if every else [round(mid, 3)]
+
+    def _label_box(self, spot: QPointF, radius: float, width: float, height: float,
+                   taken: list[QRectF]) -> QRectF:
+        """Where a dot's label goes: beside or above or below it, inside the widget, clear of the other
+        dots and labels when it can be."""
+        gap = radius + 3
+        boxes = [QRectF(spot.x() + gap, spot.y() - height, width, height),
+                 QRectF(spot.x() - gap - width, spot.y() - height, width, height),
+                 QRectF(spot.x() + gap, spot.y(), width, height),
+                 QRectF(spot.x() - gap - width, spot.y(), width, height),
+                 QRectF(spot.x() - width / 2, spot.y() - gap - height, width, height),
+                 QRectF(spot.x() - width / 2, spot.y() + gap, width, height)]
+        inside = [b for b in boxes if QRectF(self.rect()).contains(b)] or boxes
+        return next((b for b in inside if not any(b.intersects(t) for t in taken)), inside[0])
 
     def _paint_axes(self, painter: QPainter, rect: QRectF) -> None:
         lat_lo, lat_hi, lon_lo, lon_hi = self._view
         fm = painter.fontMetrics()
         painter.setPen(QPen(GRID, 1))
         painter.drawRect(rect)
-        lat_ticks = nice_ticks(lat_lo, lat_hi, max(2, int(rect.height() // 40)))
-        lon_ticks = nice_ticks(lon_lo, lon_hi, max(2, int(rect.width() // 90)))
+        lat_ticks = nice_ticks(lat_lo, lat_hi, max(3, int(rect.height() // 40)))
+        label_w = fm.horizontalAdvance("000.000° W") + 8  # the ticks' labels must not touch
+        lon_ticks = self._lon_ticks(rect, label_w)
         lat_step = lat_ticks[1] - lat_ticks[0] if len(lat_ticks) > 1 else lat_hi - lat_lo
         lon_step = lon_ticks[1] - lon_ticks[0] if len(lon_ticks) > 1 else lon_hi - lon_lo
         for lat in lat_ticks:

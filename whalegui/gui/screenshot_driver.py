@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from PySide6.QtCore import QTimer
 
 from whalegui.gui.controller import Controller
@@ -33,9 +35,9 @@ class ScreenshotDriver:
                 w.tabs.setCurrentIndex(1)
                 w.browser.select_whale(c.info.whales[0].whale_id)
                 self.done = True
-        elif self.state == "history":  # the whale with the most sightings: its history and where it was
+        elif self.state == "history":  # the longest, latest history: its sightings and where they were
             if c.info is not None and c.info.whales and not c.editor.importing:
-                whale = max(c.info.whales, key=lambda w: (w.photo_count, w.whale_id))
+                whale = max(c.info.whales, key=lambda w: (w.photo_count, w.last_seen or datetime.min))
                 w.tabs.setCurrentIndex(1)
                 w.browser.select_whale(whale.whale_id)
                 w.browser.pages.setCurrentWidget(w.browser.history)

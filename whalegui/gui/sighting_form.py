@@ -94,7 +94,7 @@ class SightingForm(QWidget):
             row.setContentsMargins(0, 0, 0, 0)
             row.setSpacing(4)
             row.addWidget(date_row)
-            for edit, stretch, width in ((self.lat_edit, 2, 64), (self.lon_edit, 2, 64),
+            for edit, stretch, width in ((self.lat_edit, 2, 76), (self.lon_edit, 2, 80),
                                          (self.place_edit, 3, 70), (self.observer_edit, 3, 64),
                                          (self.vessel_edit, 3, 56), (self.notes_edit, 4, 64)):
                 edit.setMinimumWidth(width)
@@ -138,6 +138,8 @@ class SightingForm(QWidget):
             self.observer_edit.setText(sighting.observer)
             self.vessel_edit.setText(sighting.vessel)
             self.notes_edit.setText(sighting.notes)
+            for edit in self.line_edits:
+                edit.setCursorPosition(0)  # a narrow field shows where its text starts (the sign)
         finally:
             self._filling = False
         self._mark(self.problem())

@@ -36,7 +36,7 @@ from whalegui.wording import plural
 
 _Index = QModelIndex | QPersistentModelIndex
 PHOTOS_ROLE = Qt.ItemDataRole.UserRole + 20  # list[PhotoRecord]: the sighting's photos of this whale
-THUMB = QSize(72, 36)
+THUMB = QSize(64, 32)
 MAX_THUMBS = 4
 
 
@@ -94,15 +94,14 @@ class SightingListModel(QAbstractListModel):
             return None
         record = self.records[index.row()]
         if role == Qt.ItemDataRole.DisplayRole:
-            when = record.sighting.when.replace("T", " ") or "date unknown"
-            return f"{when} · {plural(len(record.photo_ids), 'photo')}"
+            return record.sighting.when.replace("T", " ") or "date unknown"
         if role == LINES_ROLE:
             return sighting_lines(record)
         if role == PHOTOS_ROLE:
             return self.photos_of(record)
         if role == Qt.ItemDataRole.ToolTipRole:
             return "\n".join([record.sighting.label(), *filter(None, sighting_lines(record)),
-                              "Double-click to correct it"])
+                              plural(len(record.photo_ids), "photo"), "Double-click to correct it"])
         if role == OBJECT_ROLE:
             return record
         return None
@@ -125,7 +124,7 @@ class SightingDelegate(QStyledItemDelegate):
         self._model = model
 
     def sizeHint(self, option: QStyleOptionViewItem, index: _Index) -> QSize:
-        return QSize(360, max(option.fontMetrics.height() * 4 + 16, THUMB.height() + 16))
+        return QSize(240, max(option.fontMetrics.height() * 4 + 16, THUMB.height() + 16))
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: _Index) -> None:
         painter.save()
@@ -136,7 +135,8 @@ class SightingDelegate(QStyledItemDelegate):
         painter.drawRoundedRect(rect, 5, 5)
         inner = rect.adjusted(8, 5, -6, -5)
         photos: list[PhotoRecord] = index.data(PHOTOS_ROLE) or []
-        shown = photos[:MAX_THUMBS]
+        room = int(inner.width() * 0.4) // (THUMB.width() + 4)  # the text keeps most of the card
+        shown = photos[:max(1, min(MAX_THUMBS, room))]
         thumbs_w = len(shown) * (THUMB.width() + 4)
         x = inner.right() - thumbs_w + 4
         for photo in shown:
