@@ -34,16 +34,17 @@ class PlotPoint:
 
 
 def nice_ticks(lo: float, hi: float, most: int) -> list[float]:
-    """Round tick values (1, 2 or 5 times a power of ten apart) inside [lo, hi], at most ``most`` of them."""
+    """Round tick values (1, 2 or 5 times a power of ten apart) inside [lo, hi]: the finest such step that
+    gives at most ``most`` of them."""
     span = hi - lo
     if span <= 0 or most < 1:
         return [lo]
-    raw = span / most
-    power = 10 ** math.floor(math.log10(raw))
-    step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
-    first = math.ceil(lo / step) * step
-    count = int(math.floor((hi - first) / step + 1e-9)) + 1
-    return [round(first + i * step, 10) for i in range(max(count, 0))]
+    power = 10 ** math.floor(math.log10(span / most))
+    for step in (m * p for p in (power / 10, power, power * 10) for m in (1, 2, 5)):
+        first, last = math.ceil(lo / step - 1e-9), math.floor(hi / step + 1e-9)
+        if last - first + 1 <= most:
+            return [round(k * step, 10) for k in range(first, last + 1)]
+    return [round((lo + hi) / 2, 10)]
 
 
 def degrees(value: float, step: float, positive: str, negative: str) -> str:

@@ -184,6 +184,7 @@ class SightingHistory(QWidget):
         super().__init__(parent)
         self._controller = controller
         self.whale_id = ""
+        self.dialog: SightingDialog | None = None  # the open correction, if any
         self.summary = QLabel("", self)
         self.summary.setObjectName("paneTitle")
         self.model = SightingListModel(controller.thumbnails, self)
@@ -241,15 +242,24 @@ class SightingHistory(QWidget):
             self._controller.sighting_editor.request_sightings(whale_id)
         self._update()
 
-    def edit(self, row: int) -> bool:
-        """Open the dialog that corrects the sighting in ``row``; returns whether a correction was sent."""
-        if not 0 <= row < len(self.model.records):
-            return False
+    def edit(self, row: int) -> SightingDialog | None:
+        """Open the dialog that corrects the sighting in ``row`` (not blocking: Save sends the correction
+        to the gallery); returns it, or None when there is no such row or a dialog is open already."""
+        if not 0 <= row < len(self.model.records) or self.dialog is not None:
+            return None
         record = self.model.records[row]
         dialog = SightingDialog(record, self)
-        if dialog.exec() != QDialog.DialogCode.Accepted:
-            return False
-        return self._controller.sighting_editor.update_sighting(record, dialog.sighting())
+        self.dialog = dialog
+
+        def done(result: int) -> None:
+            self.dialog = None
+            if result == QDialog.DialogCode.Accepted:
+                self._controller.sighting_editor.update_sighting(record, dialog.sighting())
+            dialog.deleteLater()
+
+        dialog.finished.connect(done)
+        dialog.open()
+        return dialog
 
     def _on_sightings_listed(self, whale_id: str, records: list[SightingRecord]) -> None:
         if whale_id != self.whale_id:
