@@ -119,7 +119,8 @@ def test_new_whale_through_the_dialog(qtbot: QtBot, app_window: AppWindow, queri
     seen = record.sighting
     assert seen.when == "2024-08-03T10:00"  # from EXIF
     assert seen.position == (66.05, -17.6)
-    assert (seen.place, seen.observer, seen.vessel, seen.notes) == ("Skjalfandi", "J. Doe", "Moby", "lob-tailing")
+    assert (seen.place, seen.observer, seen.vessel, seen.notes) == (
+        "Skjalfandi", "J. Doe", "Moby", "lob-tailing")
     assert whale.last_place == "Skjalfandi"
     # observer and vessel are remembered for the next photos, and in the settings file
     assert (controller.settings.observer, controller.settings.vessel) == ("J. Doe", "Moby")

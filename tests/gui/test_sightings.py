@@ -138,7 +138,7 @@ def trail_window(qtbot: QtBot, tmp_path: Path, tiny_model: Path) -> Iterator[App
 def test_history_lists_sightings_in_time_order_with_a_point_per_position(
     qtbot: QtBot, trail_window: AppWindow
 ) -> None:
-    window, controller = trail_window
+    window, _controller = trail_window
     browser = window.browser
     history = browser.history
     browser.select_whale("w_trail")

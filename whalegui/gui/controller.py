@@ -477,7 +477,8 @@ class Controller(QObject):
             self.status_messaged.emit(f"{entry.name} enrolled as new whale {result.whale_id}.")
 
         self.service.enroll(entry.path, entry.identification, whale_id, name, notes, done=enrolled,
-                            sighting=sighting, failed=lambda exc: self._on_write_failed(entry, exc, "New whale"))
+                            sighting=sighting,
+                            failed=lambda exc: self._on_write_failed(entry, exc, "New whale"))
 
     def _set_busy(self, entry: QueueEntry, doing: str) -> None:
         entry.status, entry.reason = Status.IDENTIFYING, doing  # busy until the write lands

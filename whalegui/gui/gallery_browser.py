@@ -1,5 +1,6 @@
 """The gallery browser: whales with thumbnails, search, counts and last sighting; a whale's photos and
-its history (sightings and where they were); rename, merge, delete (with confirmation); import a catalogue; export CSV."""
+its history (sightings and where they were); rename, merge, delete (with confirmation); import a
+catalogue; export CSV."""
 
 from __future__ import annotations
 

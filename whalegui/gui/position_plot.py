@@ -95,7 +95,8 @@ class PositionPlot(QWidget):
         """Where the points are drawn (inside the axes' labels)."""
         fm = self.fontMetrics()
         left = fm.horizontalAdvance("00.000° N") + 10
-        return QRectF(left, 8, max(self.width() - left - 12, 10), max(self.height() - 8 - fm.height() - 12, 10))
+        return QRectF(left, 8, max(self.width() - left - 12, 10),
+                      max(self.height() - 8 - fm.height() - 12, 10))
 
     def _fit(self, rect: QRectF) -> None:
         lats = [p.lat for p in self._points]
@@ -221,4 +222,5 @@ class PositionPlot(QWidget):
             painter.drawLine(QPointF(x, rect.top()), QPointF(x, rect.bottom()))
             painter.setPen(AXIS_TEXT)
             text = degrees(lon, lon_step, "E", "W")
-            painter.drawText(QPointF(x - fm.horizontalAdvance(text) / 2, rect.bottom() + fm.ascent() + 4), text)
+            painter.drawText(QPointF(x - fm.horizontalAdvance(text) / 2, rect.bottom() + fm.ascent() + 4),
+                             text)

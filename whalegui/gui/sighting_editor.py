@@ -31,7 +31,8 @@ class SightingEditor(QObject):
     error_raised = Signal(str, str)  # title, text
     status_messaged = Signal(str)
 
-    def __init__(self, service: GalleryService, undo_stack: QUndoStack, parent: QObject | None = None) -> None:
+    def __init__(self, service: GalleryService, undo_stack: QUndoStack,
+                 parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._service = service
         self._undo_stack = undo_stack

@@ -140,7 +140,8 @@ class SightingDelegate(QStyledItemDelegate):
         thumbs_w = len(shown) * (THUMB.width() + 4)
         x = inner.right() - thumbs_w + 4
         for photo in shown:
-            box = QRect(x, inner.top() + (inner.height() - THUMB.height()) // 2, THUMB.width(), THUMB.height())
+            top = inner.top() + (inner.height() - THUMB.height()) // 2
+            box = QRect(x, top, THUMB.width(), THUMB.height())
             pixmap = self._model.pixmap(photo)
             if pixmap is not None and not pixmap.isNull():
                 scaled = pixmap.scaled(box.size(), Qt.AspectRatioMode.KeepAspectRatio,
