@@ -42,12 +42,18 @@ def test_every_known_demo_query_ranks_its_whale_first(embedder: Embedder, tmp_pa
     with Gallery.open(tmp_path / "g", embedder) as gallery:
         report = gallery.import_catalogue(demo / "catalogue.csv", demo / "photos")
         assert report.imported == 28 and not report.errors
+        # the demo's invented sightings: every photo in one, most with a position, some shared by two photos
+        seen = gallery.sightings()
+        assert sum(len(r.photo_ids) for r in seen) == 28 and 20 <= len(seen) < 28
+        assert sum(r.sighting.position is not None for r in seen) >= 18
+        assert all(r.sighting.when and r.sighting.place and r.sighting.observer for r in seen)
         answers = list(csv.DictReader((demo / "answers.csv").open(encoding="utf-8")))
         known = [r for r in answers if r["Id"] != "new_whale"]
         assert len(known) == 4
         for row in known:
             ident = gallery.identify(demo / "queries" / row["Image"])
             assert ident.candidates[0].whale_id == row["Id"], (row, ident.candidates[:3])
+            assert ident.meta is not None and ident.meta.taken_at is not None and ident.meta.gps is not None
             assert ident.fluke is not None and ident.fluke.found
         for row in answers:
             if row["Id"] == "new_whale":
