@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QPainter, QPainterPath, QPaintEvent, QPen
+from PySide6.QtGui import QColor, QFontMetrics, QPainter, QPainterPath, QPaintEvent, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from whalegui.core.sightings import SightingRecord
@@ -170,14 +170,16 @@ class PositionPlot(QWidget):
             painter.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
         painter.end()
 
-    def _lon_ticks(self, rect: QRectF, label_w: float) -> list[float]:
+    def _lon_ticks(self, rect: QRectF, fm: QFontMetrics) -> list[float]:
         """As many longitude ticks as fit with their labels apart (two at least when they fit)."""
         lon_lo, lon_hi = self._view[2], self._view[3]
-        for most in range(int(rect.width() // label_w) + 2, 0, -1):
+        for most in range(int(rect.width() // fm.horizontalAdvance("00.0° W")) + 1, 1, -1):
             ticks = nice_ticks(lon_lo, lon_hi, most)
             if len(ticks) < 2:
                 continue
-            if (ticks[1] - ticks[0]) / (lon_hi - lon_lo) * rect.width() >= label_w:
+            step = ticks[1] - ticks[0]
+            widest = max(fm.horizontalAdvance(degrees(t, step, "E", "W")) for t in ticks) + 10
+            if step / (lon_hi - lon_lo) * rect.width() >= widest:
                 return ticks
         # too narrow for two: the one round value nearest the middle
         mid = (lon_lo + lon_hi) / 2
@@ -204,8 +206,7 @@ class PositionPlot(QWidget):
         painter.setPen(QPen(GRID, 1))
         painter.drawRect(rect)
         lat_ticks = nice_ticks(lat_lo, lat_hi, max(3, int(rect.height() // 40)))
-        label_w = fm.horizontalAdvance("000.000° W") + 8  # the ticks' labels must not touch
-        lon_ticks = self._lon_ticks(rect, label_w)
+        lon_ticks = self._lon_ticks(rect, fm)
         lat_step = lat_ticks[1] - lat_ticks[0] if len(lat_ticks) > 1 else lat_hi - lat_lo
         lon_step = lon_ticks[1] - lon_ticks[0] if len(lon_ticks) > 1 else lon_hi - lon_lo
         for lat in lat_ticks:
