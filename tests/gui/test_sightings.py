@@ -81,14 +81,24 @@ def test_confirm_records_the_strips_sighting_and_carries_it_on(
     QTest.keyClicks(form.lon_edit, "-17.5")
     assert not controller.confirm()
     assert errors and "latitude" in errors[-1][1]
+    assert window.last_message_box is not None
+    window.last_message_box.accept()  # the researcher reads it and corrects the latitude
     form.lat_edit.clear()
     QTest.keyClicks(form.lat_edit, "66.1")
+    window.activateWindow()  # the window's shortcuts are live
+    qtbot.waitUntil(window.isActiveWindow, timeout=3000)
     for edit, text in ((form.place_edit, "Bay"), (form.observer_edit, "J. Doe"),
                        (form.vessel_edit, "Moby"), (form.notes_edit, "feeding")):
+        edit.setFocus()  # as a researcher clicks into the field
         QTest.keyClicks(edit, text)
 
-    assert controller.confirm()
+    # letters typed in the strip are text, not the review's one-key shortcuts (B draws a box, N, S…)
+    assert not window.compare_view.draw_button.isChecked() and window.enroll_dialog is None
+    assert controller.review.current_entry is controller.entries[0]
+    # Enter in a field decides, as everywhere in the review; the next photo gets the keys back
+    QTest.keyClick(form.notes_edit, Qt.Key.Key_Return)
     wait_status(qtbot, controller, 0, Status.MATCHED)
+    assert not form.notes_edit.hasFocus()
     stored = [r for r in controller.gallery.sightings("w_alpha") if r.sighting.when == "2024-08-02T14:05"]
     assert len(stored) == 1
     seen = stored[0].sighting

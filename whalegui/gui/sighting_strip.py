@@ -50,6 +50,9 @@ class SightingStrip(QWidget):
 
     def _on_current_entry_changed(self, entry: QueueEntry | None) -> None:
         self._entry = entry
+        focused = self.focusWidget()
+        if focused is not None and focused.hasFocus():  # typed, then decided with Enter: the review's
+            focused.clearFocus()  # keys (arrows, letters) are the review's again for the next photo
         self._fill()
 
     def _on_current_entry_updated(self, entry: QueueEntry | None = None) -> None:
