@@ -448,7 +448,8 @@ class Controller(QObject):
             self.status_messaged.emit(f"{entry.name} added to whale {whale_id}.")
 
         self.service.add_photo(whale_id, entry.path, entry.identification, done=added,
-                               failed=lambda exc: self._on_write_failed(entry, exc, "Confirm"))
+                               failed=lambda exc: self._on_write_failed(entry, exc, "Confirm"),
+                               rejected=frozenset(entry.rejected))
 
     def _enroll(self, entry: QueueEntry, whale_id: str | None, name: str, notes: str, *,
                 on_enrolled: _OnEnrolled) -> None:
@@ -462,7 +463,8 @@ class Controller(QObject):
             self.status_messaged.emit(f"{entry.name} enrolled as new whale {result.whale_id}.")
 
         self.service.enroll(entry.path, entry.identification, whale_id, name, notes, done=enrolled,
-                            failed=lambda exc: self._on_write_failed(entry, exc, "New whale"))
+                            failed=lambda exc: self._on_write_failed(entry, exc, "New whale"),
+                            rejected=frozenset(entry.rejected))
 
     def _set_busy(self, entry: QueueEntry, doing: str) -> None:
         entry.status, entry.reason = Status.IDENTIFYING, doing  # busy until the write lands

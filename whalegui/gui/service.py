@@ -24,6 +24,7 @@ from whalegui.core.fluke import Fluke
 from whalegui.core.gallery import Gallery
 from whalegui.core.identify import Identification
 from whalegui.core.records import PhotoRecord, WhaleSummary
+from whalegui.core.reviews import Review
 from whalegui.core.verify import Verification
 from whalegui.gui.workers import Worker, WorkerPool
 from whalegui.paths import bundled_model_path
@@ -197,12 +198,15 @@ class GalleryService(QObject):
         *,
         done: Callable[[Added], None],
         failed: Failed,
+        rejected: frozenset[str] = frozenset(),
     ) -> None:
-        """Add a query photo to a catalogued whale (confirm a match)."""
+        """Add a query photo to a catalogued whale (confirm a match); the review (its candidates, and the
+        whales ``rejected`` explicitly) is stored as labelled pairs with it."""
 
         def job() -> Added:
             gallery = self._require()
-            records = gallery.add_photos(whale_id, [path], identified=_identified(identification))
+            records = gallery.add_photos(whale_id, [path], identified=_identified(identification),
+                                         reviews=_reviews(identification, rejected - {whale_id}))
             return Added(list(records), _info(gallery))
 
         self._run(job, WRITE_PRIORITY, done, failed)
@@ -217,13 +221,16 @@ class GalleryService(QObject):
         *,
         done: Callable[[Enrolled], None],
         failed: Failed,
+        rejected: frozenset[str] = frozenset(),
     ) -> None:
-        """Enroll a query photo as a new whale (``whale_id`` None: a fresh id)."""
+        """Enroll a query photo as a new whale (``whale_id`` None: a fresh id); its review is stored as
+        pairs (every candidate was another whale; ``rejected`` were said so explicitly)."""
 
         def job() -> Enrolled:
             gallery = self._require()
             new_id = gallery.enroll(
-                [path], whale_id=whale_id, name=name, notes=notes, identified=_identified(identification)
+                [path], whale_id=whale_id, name=name, notes=notes, identified=_identified(identification),
+                reviews=_reviews(identification, rejected),
             )
             return Enrolled(new_id, [p.photo_id for p in gallery.photos(new_id)], _info(gallery))
 
@@ -330,6 +337,11 @@ class GalleryService(QObject):
 
 def _info(gallery: Gallery) -> GalleryInfo:
     return GalleryInfo(Path(gallery.folder), gallery.whale_count(), gallery.photo_count(), gallery.whales())
+
+
+def _reviews(identification: Identification | None, rejected: frozenset[str]) -> list[Review]:
+    """The query's review, to store as pairs (none for a photo that was not identified)."""
+    return [] if identification is None else [Review(identification, frozenset(rejected))]
 
 
 def _identified(identification: Identification | None) -> list[Identification]:
