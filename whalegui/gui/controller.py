@@ -43,6 +43,7 @@ from whalegui.gui.service import (
 )
 from whalegui.gui.settings import Settings
 from whalegui.gui.thumbnails import ThumbnailCache
+from whalegui.gui.tuning import Tuning
 from whalegui.gui.undo import Decision, DecisionCommand, DecisionKind
 from whalegui.gui.workers import WorkerPool, load_qimage, save_qimage
 from whalegui.wording import plural
@@ -101,6 +102,11 @@ class Controller(QObject):
                                   lambda: self.ready, self)
         self.flukes.error_raised.connect(self.error_raised)
         self.flukes.status_messaged.connect(self.status_messaged)
+        self.tuning = Tuning(self.service, self.settings, lambda: self.batch_running, self)
+        self.tuning.changing.connect(self.undo_stack.clear)
+        self.tuning.error_raised.connect(self.error_raised)
+        self.tuning.status_messaged.connect(self.status_messaged)
+        self.tuning.model_applied.connect(lambda m, f: self._on_model_loaded(m, f, ask=False, demo=False))
         self.review.current_entry_changed.connect(self._on_current_entry_changed)
         self.review.candidate_selected.connect(self._on_candidate_selected)
         self.review.candidate_photo_changed.connect(self._on_candidate_photo_changed)
@@ -552,6 +558,7 @@ class Controller(QObject):
             return
         self._shut_down = True
         self._batch_cancel.set()
+        self.tuning.shutdown()
         self._image_pool.cancel_all()
         self.service.shutdown(timeout_ms)
         self._image_pool.wait(timeout_ms)

@@ -222,6 +222,7 @@ class MainWindow(QMainWindow):
             self._action("What the verdict proposes", c.accept_proposal, ["Return", "Enter"]),
             self._action("Same whale (confirm)", c.confirm, "C", "confirm"),
             self._action("New whale…", c.request_new_whale, "N", "new-whale"),
+            self._action("Not this whale", review.toggle_rejected, "X", None),
             self._action("Skip", c.skip, "S", "skip"),
             self._action("Previous candidate", lambda: review.step_candidate(-1), "Left"),
             self._action("Next candidate", lambda: review.step_candidate(1), "Right"),

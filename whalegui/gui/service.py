@@ -21,10 +21,10 @@ from PySide6.QtCore import QObject
 from whalegui.core.embedder import Embedder
 from whalegui.core.errors import GalleryError, ModelError
 from whalegui.core.fluke import Fluke
-from whalegui.core.gallery import Gallery
+from whalegui.core.gallery import Gallery, reembed
 from whalegui.core.identify import Identification
 from whalegui.core.records import PhotoRecord, WhaleSummary
-from whalegui.core.reviews import Review
+from whalegui.core.reviews import Review, Triplet
 from whalegui.core.verify import Verification
 from whalegui.gui.workers import Worker, WorkerPool
 from whalegui.paths import bundled_model_path
@@ -79,6 +79,30 @@ class Enrolled:
     whale_id: str
     photo_ids: list[int]
     info: GalleryInfo
+
+
+@dataclass(frozen=True)
+class TripletRow:
+    """A misranked triplet with its three catalogued photos (query, its whale's, the wrong whale's)."""
+
+    triplet: Triplet
+    anchor: PhotoRecord
+    positive: PhotoRecord
+    negative: PhotoRecord
+
+
+@dataclass(frozen=True)
+class Applied:
+    """The gallery was re-embedded with another model (``cancelled``: it was not, and is unchanged)."""
+
+    model: ModelInfo | None
+    count: int
+    info: GalleryInfo
+    cancelled: bool = False
+
+
+class _Cancelled(Exception):
+    """Raised from a progress callback to stop work that writes nothing until it is done."""
 
 
 @dataclass(frozen=True)
@@ -291,6 +315,72 @@ class GalleryService(QObject):
                 csv_path, images_dir, progress=lambda d, t: progress((d, t)), cancel=cancel
             )
             return Imported(report, _info(gallery))
+
+        def on_progress(value: object) -> None:
+            if isinstance(value, tuple):
+                progress(*value)
+
+        return self._pool.submit(
+            job, priority=WRITE_PRIORITY, on_result=done, on_error=failed, on_progress=on_progress
+        )
+
+    # ------------------------------------------------------------------ review pairs and models
+
+    def misranked(self, *, done: Callable[[list[TripletRow]], None], failed: Failed) -> None:
+        """The misranked triplets (see :meth:`Gallery.misranked`) with their photos (read priority)."""
+
+        def job() -> list[TripletRow]:
+            gallery = self._require()
+            by_sha = {p.sha256: p for p in gallery.photos()}
+            return [TripletRow(t, by_sha[t.anchor_sha256], by_sha[t.positive.candidate_sha256],
+                               by_sha[t.negative.candidate_sha256]) for t in gallery.misranked()]
+
+        self._run(job, READ_PRIORITY, done, failed)
+
+    def set_pair_keep(self, pair_id: int, keep: bool, *, done: Callable[[None], None], failed: Failed) -> None:
+        """Let training use a review pair, or not."""
+        self._run(lambda: self._require().set_pair_keep(pair_id, keep), WRITE_PRIORITY, done, failed)
+
+    def export(self, path: Path, fmt: str, *, done: Callable[[int], None], failed: Failed) -> None:
+        """Write the catalogue (or the review pairs, ``fmt`` ``pairs``) as CSV; ``done`` gets the rows."""
+        self._run(lambda: self._require().export_csv(path, fmt), WRITE_PRIORITY, done, failed)
+
+    def apply_model(
+        self,
+        model_path: Path,
+        device: str,
+        *,
+        progress: Callable[[int, int], None],
+        done: Callable[[Applied], None],
+        failed: Failed,
+    ) -> Worker:
+        """Re-embed the open gallery with the model at ``model_path`` (atomically: every photo is analysed
+        first, then all is written in one transaction) and keep that model loaded. Returns the worker:
+        ``cancel()`` it before the write to leave the gallery (and the loaded model) as they were."""
+
+        def job(progress: Callable[[object], None], cancel: threading.Event) -> Applied:
+            folder = Path(self._require().folder)
+            embedder = Embedder(model_path, device=device)
+
+            def step(done: int, total: int) -> None:
+                if cancel.is_set():
+                    raise _Cancelled
+                progress((done, total))
+
+            self._close()  # the writer lock is released, so the re-embedding can take it
+            keep = self._embedder
+            try:
+                count = reembed(folder, embedder, step)
+            except _Cancelled:
+                self._gallery = Gallery.open(folder, keep)
+                return Applied(None, 0, _info(self._gallery), cancelled=True)
+            except BaseException:
+                self._gallery = Gallery.open(folder, keep)
+                raise
+            self._embedder = embedder
+            self._gallery = Gallery.open(folder, embedder)
+            model = ModelInfo(embedder.card.name, embedder.path, embedder.device, embedder.describe())
+            return Applied(model, count, _info(self._gallery))
 
         def on_progress(value: object) -> None:
             if isinstance(value, tuple):
