@@ -157,6 +157,8 @@ class GalleryService(QObject):
         def job() -> GalleryInfo:
             if self._embedder is None:
                 raise ModelError(folder, "no model is loaded")
+            if self._gallery is not None and Path(self._gallery.folder).resolve() == folder.resolve():
+                self._close()  # the same gallery again (a new model): its writer lock must be let go first
             gallery = Gallery.open(folder, self._embedder)
             old, self._gallery = self._gallery, gallery
             if old is not None:
