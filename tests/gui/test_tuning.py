@@ -56,7 +56,8 @@ def test_triplets_window_lists_a_planted_misranking(
     keep = dialog.model.index(0, KEEP)
     assert keep.data(Qt.ItemDataRole.CheckStateRole) == Qt.CheckState.Checked
     assert dialog.model.setData(keep, Qt.CheckState.Unchecked.value, Qt.ItemDataRole.CheckStateRole)
-    qtbot.waitUntil(lambda: keep.data(Qt.ItemDataRole.CheckStateRole) == Qt.CheckState.Unchecked, timeout=5000)
+    unchecked = Qt.CheckState.Unchecked
+    qtbot.waitUntil(lambda: keep.data(Qt.ItemDataRole.CheckStateRole) == unchecked, timeout=5000)
     assert controller.gallery is not None
     assert not controller.gallery.misranked()[0].keep  # stored: training drops it
     dialog.refresh()

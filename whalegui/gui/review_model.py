@@ -84,7 +84,7 @@ class QueueEntry:
         if self.identification is None:
             return False
         shown = {c.whale_id for c in self.identification.candidates}
-        return self.identification.new_whale or bool(shown) and shown <= self.rejected
+        return self.identification.new_whale or (bool(shown) and shown <= self.rejected)
 
     @property
     def reviewable(self) -> bool:

@@ -339,7 +339,9 @@ class GalleryService(QObject):
 
         self._run(job, READ_PRIORITY, done, failed)
 
-    def set_pair_keep(self, pair_id: int, keep: bool, *, done: Callable[[None], None], failed: Failed) -> None:
+    def set_pair_keep(
+        self, pair_id: int, keep: bool, *, done: Callable[[None], None], failed: Failed
+    ) -> None:
         """Let training use a review pair, or not."""
         self._run(lambda: self._require().set_pair_keep(pair_id, keep), WRITE_PRIORITY, done, failed)
 

@@ -73,8 +73,9 @@ class TripletModel(QAbstractTableModel):
         """The negative pair ``pair_id`` is now kept (or dropped) in the gallery."""
         for i, r in enumerate(self._rows):
             if r.triplet.negative.pair_id == pair_id:
-                negative = dataclasses.replace(r.triplet.negative, keep=keep)
-                self._rows[i] = dataclasses.replace(r, triplet=dataclasses.replace(r.triplet, negative=negative))
+                triplet = dataclasses.replace(r.triplet, negative=dataclasses.replace(r.triplet.negative,
+                                                                                     keep=keep))
+                self._rows[i] = dataclasses.replace(r, triplet=triplet)
                 self.dataChanged.emit(self.index(i, 0), self.index(i, len(COLUMNS) - 1))
 
     def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
@@ -129,7 +130,9 @@ class TripletModel(QAbstractTableModel):
             return f"{r.negative.whale_id}\nranked {t.negative.rank} · d {t.negative.distance:.3f}"
         if col == GAP:
             gap = t.positive.distance - t.negative.distance
-            return f"the wrong whale was\nnearer by {gap:.3f}" if gap > 0 else "verification ranked\nit higher"
+            if gap > 0:
+                return f"the wrong whale was\nnearer by {gap:.3f}"
+            return "verification ranked\nit higher"
         if col == KEEP:
             return "keep" if t.keep else "dropped"
         return ""
@@ -204,8 +207,8 @@ class TripletsDialog(QDialog):
             dropped = sum(not r.triplet.keep for r in rows)
             note = f" ({dropped} dropped from training)" if dropped else ""
             self.summary.setText(
-                f"{plural(len(rows), 'misranked triplet')}{note}: queries filed under a whale that the review "
-                "ranked below another whale, worst first. Untick one to drop it from training.")
+                f"{plural(len(rows), 'misranked triplet')}{note}: queries filed under a whale that the "
+                "review ranked below another whale, worst first. Untick one to drop it from training.")
             self.table.selectRow(0)
         else:
             self.summary.setText("No misranked triplets: every query filed so far had its whale ranked above "

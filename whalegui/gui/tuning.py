@@ -18,8 +18,14 @@ from PySide6.QtCore import QObject, Signal
 
 from whalegui.core import errors
 from whalegui.gui import messages
-from whalegui.gui.adapt_runner import NEEDS_TRAIN, AdaptOutcome, AdaptRunner, adapt_command, training_available
-from whalegui.gui.service import Applied, Failed, GalleryService, TripletRow
+from whalegui.gui.adapt_runner import (
+    NEEDS_TRAIN,
+    AdaptOutcome,
+    AdaptRunner,
+    adapt_command,
+    training_available,
+)
+from whalegui.gui.service import Applied, Failed, GalleryService
 from whalegui.gui.settings import Settings
 from whalegui.gui.workers import Worker
 from whalegui.wording import plural
@@ -75,7 +81,8 @@ class Tuning(QObject):
         if self._service.is_open:
             self._service.export(
                 Path(path), "pairs",
-                done=lambda rows: self.status_messaged.emit(f"{plural(rows, 'review pair')} written to {path}."),
+                done=lambda rows: self.status_messaged.emit(
+                    f"{plural(rows, 'review pair')} written to {path}."),
                 failed=self._failed(f"Exporting to {path}"))
 
     # ------------------------------------------------------------------ adapting and applying

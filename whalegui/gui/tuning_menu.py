@@ -43,7 +43,8 @@ class TuningMenu(QObject):
         self.panel = ProgressPanel(window)
         self.panel.cancelling_text = "cancelling…"
         self.panel.canceled.connect(self.tuning.cancel)
-        layout = window.centralWidget().layout()
+        central = window.centralWidget()
+        layout = central.layout() if central is not None else None
         if isinstance(layout, QBoxLayout):
             layout.insertWidget(1, self.panel)  # under the import's panel, above the review
         self.triplets_action = self._action("&Misranked triplets…", self.show_triplets,

@@ -131,10 +131,10 @@ def _pairs(store: GalleryStore) -> tuple[Sequence[str], list[list[Any]]]:
     if store.schema_version < 3:  # a gallery opened read-only before its upgrade has no decisions yet
         return PAIR_COLUMNS, []
     rows = store.query(
-        "SELECT r.query_sha256, q.file, q.whale_id, r.candidate_sha256, c.file, r.candidate_whale, c.whale_id, "
-        "r.chosen_whale, r.same, r.explicit, r.distance, r.rank, r.keep, r.decided_at FROM review_pairs r "
-        "LEFT JOIN photos q ON q.sha256 = r.query_sha256 LEFT JOIN photos c ON c.sha256 = r.candidate_sha256 "
-        "ORDER BY r.id")
+        "SELECT r.query_sha256, q.file, q.whale_id, r.candidate_sha256, c.file, r.candidate_whale, "
+        "c.whale_id, r.chosen_whale, r.same, r.explicit, r.distance, r.rank, r.keep, r.decided_at "
+        "FROM review_pairs r LEFT JOIN photos q ON q.sha256 = r.query_sha256 "
+        "LEFT JOIN photos c ON c.sha256 = r.candidate_sha256 ORDER BY r.id")
     return PAIR_COLUMNS, [[*r[:10], round(float(r[10]), 6), *r[11:]] for r in rows]
 
 
