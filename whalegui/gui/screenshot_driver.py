@@ -8,7 +8,7 @@ from whalegui.gui.controller import Controller
 from whalegui.gui.main_window import MainWindow
 from whalegui.gui.review_model import Status
 
-SCREENSHOT_STATES = ("empty", "queue", "review", "matches", "enroll", "gallery")
+SCREENSHOT_STATES = ("empty", "queue", "review", "matches", "enroll", "gallery", "triplets")
 
 
 class ScreenshotDriver:
@@ -17,6 +17,7 @@ class ScreenshotDriver:
     def __init__(self, window: MainWindow, controller: Controller, state: str) -> None:
         self.window, self.controller, self.state = window, controller, state
         self.done = False
+        self.planted = False  # "triplets": the misranked confirmations were made
         self.timer = QTimer(window)
         self.timer.timeout.connect(self.step)
         self.timer.start(200)
@@ -33,6 +34,8 @@ class ScreenshotDriver:
                 w.tabs.setCurrentIndex(1)
                 w.browser.select_whale(c.info.whales[0].whale_id)
                 self.done = True
+        elif self.state == "triplets":
+            self.plant_triplets(busy)
         elif self.state == "queue":
             # a queue with every kind of entry: matched, new whale, needs review, an unreadable file
             reviewable = [e for e in c.entries if e.reviewable]
@@ -64,3 +67,19 @@ class ScreenshotDriver:
             self.done = True
         if self.done:
             self.timer.stop()
+
+    def plant_triplets(self, busy: bool) -> None:
+        """File two demo queries under their second candidate (misranked), then show the triplets."""
+        c, review = self.controller, self.controller.review
+        if not self.planted:
+            reviewable = [e for e in c.entries if e.reviewable and len(e.candidates) > 1]
+            if len(reviewable) < 2 or busy:
+                return
+            for entry in reviewable[:2]:
+                review.show(entry)
+                review.select_candidate(1)
+                c.confirm()
+            self.planted = True
+        elif not any(e.status is Status.IDENTIFYING for e in c.entries):
+            self.window.tuning_menu.show_triplets()
+            self.done = True

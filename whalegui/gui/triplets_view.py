@@ -15,6 +15,7 @@ import logging
 from collections.abc import Callable
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, QSize, Qt
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDialog,
@@ -40,7 +41,8 @@ log = logging.getLogger(__name__)
 _Index = QModelIndex | QPersistentModelIndex
 COLUMNS = ("Query", "Filed under", "Ranked above it", "Why", "Use in training")
 ANCHOR, POSITIVE, NEGATIVE, GAP, KEEP = range(len(COLUMNS))
-PREVIEW_SIZE = 256
+PREVIEW_SIZE = 256  # the gallery's thumbnails
+PREVIEW_HEIGHT = 128  # the larger copies below the table, so the window fits a 1024x600 screen
 ICON_SIZE = 112
 
 
@@ -102,7 +104,8 @@ class TripletModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return self._text(r, col)
         if role == Qt.ItemDataRole.DecorationRole and col in (ANCHOR, POSITIVE, NEGATIVE):
-            return self._thumbnails.photo_pixmap(photo_of(r, col))
+            pixmap = self._thumbnails.photo_pixmap(photo_of(r, col))
+            return QIcon(pixmap) if pixmap is not None else None  # an icon: drawn at the view's icon size
         if role == Qt.ItemDataRole.CheckStateRole and col == KEEP:
             return Qt.CheckState.Checked if t.keep else Qt.CheckState.Unchecked
         if role == Qt.ItemDataRole.ToolTipRole and col in (ANCHOR, POSITIVE, NEGATIVE):
@@ -195,7 +198,9 @@ class TripletsDialog(QDialog):
         tuning.triplets_listed.connect(self._on_triplets_listed)
         tuning.pair_kept.connect(self._on_pair_kept)
         self.thumbnails.thumbnail_loaded.connect(lambda _path: self._show_preview())
-        self.resize(980, 640)
+        screen = self.screen().availableGeometry() if self.screen() is not None else None
+        self.resize(min(980, screen.width() - 40) if screen else 980, min(680, screen.height() - 40)
+                    if screen else 680)
 
     def refresh(self) -> None:
         """Read the triplets again."""
@@ -234,7 +239,9 @@ class TripletsDialog(QDialog):
             if pixmap is None:
                 self.previews[i].setText("…")
             else:
-                self.previews[i].setPixmap(pixmap)
+                self.previews[i].setPixmap(pixmap.scaled(
+                    QSize(PREVIEW_SIZE, PREVIEW_HEIGHT), Qt.AspectRatioMode.KeepAspectRatio,
+                    Qt.TransformationMode.SmoothTransformation))
             pair = r.triplet.positive if col == POSITIVE else r.triplet.negative
             detail = "" if col == ANCHOR else f", rank {pair.rank}, d {pair.distance:.3f}"
             self.captions[i].setText(f"{titles[i]}: {photo.whale_id}{detail}")
