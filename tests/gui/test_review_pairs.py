@@ -99,6 +99,7 @@ def test_rejecting_every_candidate_proposes_a_new_whale(
     assert entry.rejected == {c.whale_id for c in entry.candidates}
     assert entry.likely_new
     assert entry.status_text() == "needs review (new whale?)"
+    assert "you marked every candidate as not this whale" in window.compare_view.verdict.text()
 
 
 def test_review_pairs_export(qtbot: QtBot, app_window: AppWindow, queries: dict[str, Path],

@@ -152,3 +152,23 @@ def test_apply_a_model_reembeds_the_gallery(qtbot: QtBot, app_window: AppWindow,
     assert controller.settings.model_path == str(other) and controller.model_path == other
     assert progress and progress[-1] == (6, 6)
     assert window.model_label.text().find("other") >= 0
+
+
+def test_the_child_process_reads_the_gallery_the_app_holds(qtbot: QtBot, app_window: AppWindow) -> None:
+    """What adapt does first: open the gallery read-only beside the app's writer, and read its whales."""
+    window, controller = app_window
+    assert controller.info is not None
+    body = ("from whalegui.core.gallery import Gallery\n"
+            f"with Gallery.open({str(controller.info.folder)!r}, readonly=True) as g:\n"
+            "    print(f'features: {g.photo_count()} of {g.photo_count()} photos', file=sys.stderr)\n"
+            "    print(sorted(w.whale_id for w in g.whales()))")
+    lines: list[str] = []
+    controller.tuning.work_progressed.connect(lambda line, _d, _t: lines.append(line))
+    with qtbot.waitSignal(controller.tuning.adapt_finished, timeout=30000) as finished:
+        assert window.tuning_menu.start_adapt(controller.info.folder / "x.onnx", command=script(body))
+    outcome: AdaptOutcome = finished.args[0]
+    assert outcome.ok, outcome.message
+    assert outcome.message == "['w_alpha', 'w_beta', 'w_gamma']"
+    assert lines == ["features: 6 of 6 photos"]
+    assert window.tuning_menu.question is not None  # "apply the adapted model now?"
+    window.tuning_menu.question.done(0)  # No

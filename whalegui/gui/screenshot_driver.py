@@ -8,7 +8,7 @@ from whalegui.gui.controller import Controller
 from whalegui.gui.main_window import MainWindow
 from whalegui.gui.review_model import Status
 
-SCREENSHOT_STATES = ("empty", "queue", "review", "matches", "enroll", "gallery", "triplets")
+SCREENSHOT_STATES = ("empty", "queue", "review", "matches", "enroll", "gallery", "triplets", "rejected")
 
 
 class ScreenshotDriver:
@@ -53,7 +53,7 @@ class ScreenshotDriver:
             current = review.current_entry
             if current is None or not current.reviewable:
                 return
-            if self.state in ("review", "matches"):  # a confident match: the entry nearest to a known whale
+            if self.state in ("review", "matches", "rejected"):  # a confident match: the entry nearest to a known whale
                 best = min(
                     (e for e in c.entries if e.reviewable and e.candidates),
                     key=lambda e: e.candidates[0].distance,
@@ -62,6 +62,8 @@ class ScreenshotDriver:
                 review.show(best)
             if self.state == "matches":  # with the marks matched between query and candidate
                 w.compare_view.toggle_matches()
+            if self.state == "rejected":  # "Not this whale" on the best match
+                review.toggle_rejected()
             if self.state == "enroll":
                 c.request_new_whale()
             self.done = True
