@@ -53,7 +53,7 @@ class ScreenshotDriver:
             current = review.current_entry
             if current is None or not current.reviewable:
                 return
-            if self.state in ("review", "matches", "rejected"):  # a confident match: the nearest to a known whale
+            if self.state in ("review", "matches", "rejected"):  # a confident match
                 best = min(
                     (e for e in c.entries if e.reviewable and e.candidates),
                     key=lambda e: e.candidates[0].distance,
