@@ -93,7 +93,7 @@ class Tuning(QObject):
             return NEEDS_TRAIN
         if self.working:
             return "An adaptation or a re-embedding is already running."
-        if self._service.gallery is None and not self._service.is_open:
+        if not self._service.is_open:
             return "The gallery is not open yet."
         return ""
 
