@@ -65,14 +65,16 @@ def test_export_writes_each_format(tmp_path: Path, model: Path, capsys: pytest.C
     folder = tmp_path / "g"
     assert run(capsys, "enroll", "--gallery", folder, "--model", model, "--new", "--whale", "w_a", "--date",
                "2024-07-03", "--observer", "A. Smith", pattern_photo(tmp_path / "a.jpg", 1, 0))[0] == 0
-    for fmt, key, what in (("csv", "Id", "1 photo"), ("dwc", "individualID", "1 occurrence"),
-                           ("wildbook", "MarkedIndividual.individualID", "1 encounter")):
+    for fmt, key, what, whales in (("csv", "Id", "1 photo", ["w_a"]),
+                                   ("dwc", "individualID", "1 occurrence", ["w_a"]),
+                                   ("wildbook", "MarkedIndividual.individualID", "1 encounter", ["w_a"]),
+                                   ("pairs", "query_whale", "0 review pairs", [])):
         out = tmp_path / f"{fmt}.csv"
         code, _, err = run(capsys, "export", "--gallery", folder, "--format", fmt, "--output", out)
         assert code == 0 and f"exported {what}" in err
         with out.open(newline="", encoding="utf-8") as f:
-            [row] = list(csv.DictReader(f))
-        assert row[key] == "w_a"
+            rows = list(csv.DictReader(f))
+        assert [r[key] for r in rows] == whales
     code, text, _ = run(capsys, "export", "--gallery", folder, "--format", "dwc")
     assert code == 0 and text.startswith("occurrenceID,") and "2024-07-03" in text
     code, _, err = run(capsys, "export", "--gallery", folder, "--format", "xml")

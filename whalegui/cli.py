@@ -46,7 +46,8 @@ COMMANDS = {
     "info": "Describe the gallery.",
     "reembed": "Re-embed every photo of the gallery with a model (by default the bundled one).",
     "check": "Verify the gallery (database, photo files, thumbnails, index, embeddings).",
-    "export": "Write the catalogue as CSV: the gallery's own (Image,Id,...), Darwin Core or Wildbook.",
+    "export": "Write the catalogue as CSV: the gallery's own (Image,Id,...), Darwin Core, Wildbook, or the "
+              "review pairs.",
     "sightings": "List when and where whales were seen.",
 }
 CLI_COMMANDS = tuple(COMMANDS)
@@ -108,7 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the CSV file to write (default: standard output)")
     p.add_argument("--format", choices=EXPORT_FORMATS, default="csv",
                    help="csv: the gallery's own catalogue, which imports back; dwc: a Darwin Core occurrence "
-                        "table (GBIF, OBIS); wildbook: a Wildbook bulk-import sheet (default csv)")
+                        "table (GBIF, OBIS); wildbook: a Wildbook bulk-import sheet; pairs: the review "
+                        "decisions as labelled pairs (default csv)")
 
     add_sightings_command(command("sightings", model=False))
     return parser
@@ -376,8 +378,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
             count = gallery.export_csv(sys.stdout, args.format)  # type: ignore[arg-type]
         else:
             count = gallery.export_csv(Path(args.output), args.format)
-            what = "photo" if args.format == "csv" else "occurrence" if args.format == "dwc" else "encounter"
-            print(f"exported {plural(count, what)} to {args.output}", file=sys.stderr)
+            what = {"csv": "photo", "dwc": "occurrence", "wildbook": "encounter", "pairs": "review pair"}
+            print(f"exported {plural(count, what[args.format])} to {args.output}", file=sys.stderr)
     return 0
 
 
