@@ -1,4 +1,4 @@
-"""The headless command line: ``whalegui import|enroll|identify|info|reembed|check|export ...``.
+"""The headless command line: ``whalegui import|enroll|identify|info|reembed|check|export|sightings ...``.
 
 Exit codes: 0 success, 1 a failure (a bad photo, a locked gallery, an unhealthy gallery...), 2 a usage
 error. A user's mistake gets one clear line on stderr, never a traceback.
@@ -18,7 +18,14 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from whalegui.cli_sightings import (
+    add_sighting_arguments,
+    add_sightings_command,
+    cmd_sightings,
+    sighting_from_args,
+)
 from whalegui.core.errors import CatalogueError, ModelError, WhaleguiError
+from whalegui.core.gallery.exports import FORMATS as EXPORT_FORMATS
 from whalegui.core.logsetup import console_logging
 from whalegui.paths import bundled_model_path, default_gallery_dir
 from whalegui.wording import plural
@@ -39,7 +46,9 @@ COMMANDS = {
     "info": "Describe the gallery.",
     "reembed": "Re-embed every photo of the gallery with a model (by default the bundled one).",
     "check": "Verify the gallery (database, photo files, thumbnails, index, embeddings).",
-    "export": "Write the catalogue as CSV (Image,Id,...).",
+    "export": "Write the catalogue as CSV: the gallery's own (Image,Id,...), Darwin Core, Wildbook, or the "
+              "review pairs.",
+    "sightings": "List when and where whales were seen.",
 }
 CLI_COMMANDS = tuple(COMMANDS)
 
@@ -78,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", default="", metavar="NAME", help="the new whale's name")
     p.add_argument("--notes", default="", metavar="TEXT", help="notes on the new whale")
     p.add_argument("photos", nargs="+", type=Path, metavar="PHOTO", help="photos of the whale")
+    add_sighting_arguments(p)
 
     p = command("identify", model=True)
     p.add_argument("--top", type=int, default=5, metavar="N", help="candidates per photo (default 5)")
@@ -97,6 +107,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("export", model=False)
     p.add_argument("--output", "-o", default="-", metavar="FILE",
                    help="the CSV file to write (default: standard output)")
+    p.add_argument("--format", choices=EXPORT_FORMATS, default="csv",
+                   help="csv: the gallery's own catalogue, which imports back; dwc: a Darwin Core occurrence "
+                        "table (GBIF, OBIS); wildbook: a Wildbook bulk-import sheet; pairs: the review "
+                        "decisions as labelled pairs (default csv)")
+
+    add_sightings_command(command("sightings", model=False))
     return parser
 
 
@@ -215,12 +231,14 @@ def _cmd_enroll(args: argparse.Namespace) -> int:
     if not args.new and args.whale is None:
         raise UsageError("give --whale ID to add photos to a catalogued whale, or --new to enroll a new one")
     embedder = _load_embedder(args)
+    sighting = sighting_from_args(args, args.photos)
     with Gallery.open(args.gallery, embedder) as gallery:
         if args.new:
-            whale_id = gallery.enroll(args.photos, whale_id=args.whale, name=args.name, notes=args.notes)
+            whale_id = gallery.enroll(args.photos, whale_id=args.whale, name=args.name, notes=args.notes,
+                                      sighting=sighting)
             print(f"enrolled whale {whale_id} with {plural(len(gallery.photos(whale_id)), 'photo')}")
         else:
-            records = gallery.add_photos(args.whale, args.photos)
+            records = gallery.add_photos(args.whale, args.photos, sighting=sighting)
             print(f"added {plural(len(records), 'photo')} to whale {args.whale} "
                   f"(now {plural(len(gallery.photos(args.whale)), 'photo')})")
     return 0
@@ -357,15 +375,16 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
     with Gallery.open(args.gallery, None, readonly=True) as gallery:
         if args.output == "-":
-            count = gallery.export_csv(sys.stdout)  # type: ignore[arg-type]
+            count = gallery.export_csv(sys.stdout, args.format)  # type: ignore[arg-type]
         else:
-            count = gallery.export_csv(Path(args.output))
-            print(f"exported {count} photos to {args.output}", file=sys.stderr)
+            count = gallery.export_csv(Path(args.output), args.format)
+            what = {"csv": "photo", "dwc": "occurrence", "wildbook": "encounter", "pairs": "review pair"}
+            print(f"exported {plural(count, what[args.format])} to {args.output}", file=sys.stderr)
     return 0
 
 
 _COMMANDS = {"import": _cmd_import, "enroll": _cmd_enroll, "identify": _cmd_identify, "info": _cmd_info,
-             "reembed": _cmd_reembed, "check": _cmd_check, "export": _cmd_export}
+             "reembed": _cmd_reembed, "check": _cmd_check, "export": _cmd_export, "sightings": cmd_sightings}
 
 
 # ---------------------------------------------------------------------------------------------- helpers

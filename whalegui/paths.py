@@ -21,6 +21,11 @@ def default_gallery_dir() -> Path:
     return Path(platformdirs.user_data_dir(APP_NAME)) / "gallery"
 
 
+def adapted_models_dir() -> Path:
+    """Where the app offers to write models adapted to a gallery, under the platform's data folder."""
+    return Path(platformdirs.user_data_dir(APP_NAME)) / "models"
+
+
 def settings_path() -> Path:
     """The GUI's settings file, under the platform's config folder."""
     return Path(platformdirs.user_config_dir(APP_NAME)) / "settings.ini"

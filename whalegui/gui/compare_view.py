@@ -345,6 +345,8 @@ class CompareView(QWidget):
                 if ident.candidates
                 else "the gallery has no whales yet"
             )
+            if not ident.new_whale:  # every candidate was marked "Not this whale"
+                nearest = "you marked every candidate as not this whale"
             text = f"Likely a NEW whale: {nearest}. Compare the candidates, then enroll it with Enter."
             kind = "newWhaleBanner"
         else:
@@ -353,6 +355,8 @@ class CompareView(QWidget):
                 f"Best match {best.whale_id} at distance {best.distance:.3f} "
                 f"(threshold {ident.threshold:.2f}). Compare, then confirm with Enter."
             )
+            if entry.rejected:
+                text += f" Not this whale: {', '.join(sorted(entry.rejected))}."
             kind = "matchBanner"
         self.verdict.setText(text)
         self.verdict.setVisible(bool(text))

@@ -46,6 +46,7 @@ from whalegui.gui.settings import Settings
 from whalegui.gui.sighting_draft import SightingDraft
 from whalegui.gui.sighting_editor import SightingEditor
 from whalegui.gui.thumbnails import ThumbnailCache
+from whalegui.gui.tuning import Tuning
 from whalegui.gui.undo import Decision, DecisionCommand, DecisionKind
 from whalegui.gui.workers import WorkerPool, load_qimage, save_qimage
 from whalegui.wording import plural
@@ -101,13 +102,16 @@ class Controller(QObject):
         self.editor.status_messaged.connect(self.status_messaged)
         self.editor.import_finished.connect(self._on_import_finished)
         self.sightings = SightingDraft(self.settings)  # what the next decisions record
-        self.sighting_editor = SightingEditor(self.service, self.undo_stack, self)
-        for signal in ("gallery_changed", "error_raised", "status_messaged"):
-            getattr(self.sighting_editor, signal).connect(getattr(self, signal))
+        self.sighting_editor = SightingEditor(self.service, self.undo_stack, forward=self, parent=self)
         self.flukes = FlukeReview(self.service, self.review, lambda: self.settings.top_k,
                                   lambda: self.ready, self)
         self.flukes.error_raised.connect(self.error_raised)
         self.flukes.status_messaged.connect(self.status_messaged)
+        self.tuning = Tuning(self.service, self.settings, lambda: self.batch_running, self)
+        self.tuning.changing.connect(self.undo_stack.clear)
+        self.tuning.error_raised.connect(self.error_raised)
+        self.tuning.status_messaged.connect(self.status_messaged)
+        self.tuning.model_applied.connect(lambda m, f: self._on_model_loaded(m, f, ask=False, demo=False))
         self.review.current_entry_changed.connect(self._on_current_entry_changed)
         self.review.candidate_selected.connect(self._on_candidate_selected)
         self.review.candidate_photo_changed.connect(self._on_candidate_photo_changed)
@@ -440,12 +444,11 @@ class Controller(QObject):
 
     def enroll_current(self, whale_id: str, name: str = "", notes: str = "",
                        sighting: Sighting | None = None) -> bool:
-        """Enroll the photo under review as a new whale (``whale_id`` empty: a fresh id), seen in
-        ``sighting`` (None: the review's sighting of it)."""
+        """Enroll the photo under review as a new whale (no ``whale_id``: a fresh id) seen in ``sighting``."""
         entry = self.review.current_entry
         if entry is None or not entry.reviewable or not self.ready:
             return False
-        seen = sighting if sighting is not None else self.sightings.for_entry(entry)
+        seen = sighting or self.sightings.for_entry(entry)  # None: the review's sighting of it
         self._enroll(entry, whale_id or None, name, notes, seen, on_enrolled=lambda new_id, ids: self._push(
             Decision(DecisionKind.ENROLL, entry, new_id, ids, name, notes, seen)))
         self.advance()
@@ -463,7 +466,8 @@ class Controller(QObject):
             self.status_messaged.emit(f"{entry.name} added to whale {whale_id}.")
 
         self.service.add_photo(whale_id, entry.path, entry.identification, done=added, sighting=sighting,
-                               failed=lambda exc: self._on_write_failed(entry, exc, "Confirm"))
+                               failed=lambda exc: self._on_write_failed(entry, exc, "Confirm"),
+                               rejected=frozenset(entry.rejected))
 
     def _enroll(self, entry: QueueEntry, whale_id: str | None, name: str, notes: str,
                 sighting: Sighting | None, *, on_enrolled: _OnEnrolled) -> None:
@@ -476,9 +480,9 @@ class Controller(QObject):
             on_enrolled(result.whale_id, result.photo_ids)
             self.status_messaged.emit(f"{entry.name} enrolled as new whale {result.whale_id}.")
 
-        self.service.enroll(entry.path, entry.identification, whale_id, name, notes, done=enrolled,
-                            sighting=sighting,
-                            failed=lambda exc: self._on_write_failed(entry, exc, "New whale"))
+        self.service.enroll(entry.path, entry.identification, whale_id, name, notes, sighting=sighting,
+                            done=enrolled, failed=lambda exc: self._on_write_failed(entry, exc, "New whale"),
+                            rejected=frozenset(entry.rejected))
 
     def _set_busy(self, entry: QueueEntry, doing: str) -> None:
         entry.status, entry.reason = Status.IDENTIFYING, doing  # busy until the write lands
@@ -566,6 +570,7 @@ class Controller(QObject):
             return
         self._shut_down = True
         self._batch_cancel.set()
+        self.tuning.shutdown()
         self._image_pool.cancel_all()
         self.service.shutdown(timeout_ms)
         self._image_pool.wait(timeout_ms)

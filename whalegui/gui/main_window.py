@@ -47,6 +47,7 @@ from whalegui.gui.queue_view import QueueView
 from whalegui.gui.resources import icon
 from whalegui.gui.review_model import QueueEntry
 from whalegui.gui.service import GalleryInfo
+from whalegui.gui.tuning_menu import TuningMenu
 from whalegui.gui.welcome_page import WelcomePage
 from whalegui.paths import log_dir
 
@@ -113,6 +114,7 @@ class MainWindow(QMainWindow):
 
         self._make_actions()
         self._make_menus_and_toolbar()
+        self.tuning_menu = TuningMenu(self, controller)
         self._show_message("Starting…", "Loading the identification model and the gallery…")
 
         controller.loading_started.connect(self._on_loading_started)
@@ -222,6 +224,7 @@ class MainWindow(QMainWindow):
             self._action("What the verdict proposes", c.accept_proposal, ["Return", "Enter"]),
             self._action("Same whale (confirm)", c.confirm, "C", "confirm"),
             self._action("New whale…", c.request_new_whale, "N", "new-whale"),
+            self._action("Not this whale", review.toggle_rejected, "X", None),
             self._action("Skip", c.skip, "S", "skip"),
             self._action("Previous candidate", lambda: review.step_candidate(-1), "Left"),
             self._action("Next candidate", lambda: review.step_candidate(1), "Right"),

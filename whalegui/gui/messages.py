@@ -39,6 +39,7 @@ SHORTCUTS_HELP = """<table>
 <tr><td><b>C</b></td><td>same whale: confirm the selected candidate</td></tr>
 <tr><td><b>N</b></td><td>new whale: enroll the query</td></tr>
 <tr><td><b>S</b></td><td>skip: decide later</td></tr>
+<tr><td><b>X</b></td><td>not this whale: mark the selected candidate wrong (again: take it back)</td></tr>
 <tr><td><b>Ctrl+Z, Ctrl+Shift+Z</b></td><td>undo the last confirm or new whale; redo it</td></tr>
 <tr><td><b>← →</b></td><td>previous / next candidate</td></tr>
 <tr><td><b>↑ ↓</b></td><td>previous / next photo of the selected whale</td></tr>

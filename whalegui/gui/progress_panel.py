@@ -35,6 +35,7 @@ class ProgressPanel(QFrame):
         row.addWidget(self.cancel_button)
         self._what = ""
         self._active = False
+        self.cancelling_text = "cancelling after the current batch…"
         self.hide()
 
     @property
@@ -63,6 +64,19 @@ class ProgressPanel(QFrame):
         self.bar.setFormat(f"{done} of {total}")
         self.label.setText(f"{self._what}: {done} of {total} photos")
 
+    def set_line(self, line: str, done: int = 0, total: int = 0) -> None:
+        """A line of progress from work that reports in words (``adapt: epoch 3/10``); a bar when it says
+        how far it is (``done`` of ``total``), else a busy one."""
+        if not self._active or not self.cancel_button.isEnabled():
+            return
+        if total > 0:
+            self.bar.setRange(0, total)
+            self.bar.setValue(min(done, total))
+            self.bar.setFormat(f"{done} of {total}")
+        else:
+            self.bar.setRange(0, 0)
+        self.label.setText(f"{self._what}: {line}")
+
     def finish(self) -> None:
         """The work is over: hide, and ignore later reports."""
         self._active = False
@@ -70,5 +84,5 @@ class ProgressPanel(QFrame):
 
     def _on_cancel_clicked(self) -> None:
         self.cancel_button.setEnabled(False)
-        self.label.setText(f"{self._what}: cancelling after the current batch…")
+        self.label.setText(f"{self._what}: {self.cancelling_text}")
         self.canceled.emit()

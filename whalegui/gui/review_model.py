@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
 from pathlib import Path
@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 
 _Index = QModelIndex | QPersistentModelIndex
 STATUS_ROLE = Qt.ItemDataRole.UserRole + 10
-MATCH_COLOUR, BEYOND_COLOUR = QColor("#2e7d32"), QColor("#a35f00")
+MATCH_COLOUR, BEYOND_COLOUR, REJECTED_COLOUR = QColor("#2e7d32"), QColor("#a35f00"), QColor("#8a8a8a")
 
 
 class Status(str, Enum):
@@ -71,6 +71,7 @@ class QueueEntry:
     reason: str = ""  # why it failed, or a note ("already in the gallery")
     identification: Identification | None = None
     whale_id: str | None = None  # the whale it was matched to or enrolled as
+    rejected: set[str] = field(default_factory=set)  # candidate whales the researcher said it is not
 
     @property
     def name(self) -> str:
@@ -79,8 +80,11 @@ class QueueEntry:
 
     @property
     def likely_new(self) -> bool:
-        """The verdict: no catalogued whale is near enough."""
-        return self.identification is not None and self.identification.new_whale
+        """The verdict: no catalogued whale is near enough, or the researcher rejected every candidate."""
+        if self.identification is None:
+            return False
+        shown = {c.whale_id for c in self.identification.candidates}
+        return self.identification.new_whale or (bool(shown) and shown <= self.rejected)
 
     @property
     def reviewable(self) -> bool:
@@ -221,13 +225,22 @@ class CandidateModel(QAbstractListModel):
         self._thumbnails = thumbnails
         self._candidates: list[Candidate] = []
         self._threshold: float | None = None
+        self._rejected: frozenset[str] = frozenset()
         thumbnails.thumbnail_loaded.connect(self._on_thumbnail_loaded)
 
-    def set_candidates(self, candidates: list[Candidate], threshold: float | None) -> None:
-        """Show these candidates; ``threshold`` marks the ones beyond the new-whale distance."""
+    def set_candidates(self, candidates: list[Candidate], threshold: float | None,
+                       rejected: frozenset[str] = frozenset()) -> None:
+        """Show these candidates; ``threshold`` marks the ones beyond the new-whale distance, ``rejected``
+        the whales the researcher said the query is not."""
         self.beginResetModel()
-        self._candidates, self._threshold = list(candidates), threshold
+        self._candidates, self._threshold, self._rejected = list(candidates), threshold, rejected
         self.endResetModel()
+
+    def set_rejected(self, rejected: frozenset[str]) -> None:
+        """Mark the candidate whales the researcher said the query is not."""
+        self._rejected = rejected
+        if self._candidates:
+            self.dataChanged.emit(self.index(0), self.index(len(self._candidates) - 1))
 
     @property
     def candidates(self) -> list[Candidate]:
@@ -252,8 +265,12 @@ class CandidateModel(QAbstractListModel):
             lines = [f"d {cand.distance:.3f} · {plural(cand.photo_count, 'photo')}"]
             if cand.last_seen is not None or cand.last_place:
                 lines.append(last_seen_line(cand.last_seen, cand.last_place))
+            if cand.whale_id in self._rejected:
+                lines.insert(0, "not this whale")
             return lines
         if role == ACCENT_ROLE:
+            if cand.whale_id in self._rejected:
+                return REJECTED_COLOUR
             return BEYOND_COLOUR if beyond else MATCH_COLOUR
         if role == BADGE_ROLE:
             return str(index.row() + 1)
@@ -365,6 +382,25 @@ class ReviewModel(QObject):
         if self.candidates.rowCount():
             self.select_candidate(self.candidate_index + delta)
 
+    def toggle_rejected(self) -> bool:
+        """"Not this whale": the selected candidate is marked as not the whale under review (stored as an
+        explicit rejection with the decision) and the next candidate is selected; on a rejected one, take
+        the rejection back. False when there is nothing to reject."""
+        entry, cand = self._current, self.current_candidate()
+        if entry is None or cand is None or not entry.reviewable:
+            return False
+        if cand.whale_id in entry.rejected:
+            entry.rejected.discard(cand.whale_id)
+        else:
+            entry.rejected.add(cand.whale_id)
+        self.candidates.set_rejected(frozenset(entry.rejected))
+        self.current_entry_updated.emit(entry)
+        following = next((i for i in range(self.candidate_index + 1, self.candidates.rowCount())
+                          if self.candidates.candidates[i].whale_id not in entry.rejected), None)
+        if cand.whale_id in entry.rejected and following is not None:
+            self.select_candidate(following)
+        return True
+
     def step_candidate_photo(self, delta: int) -> None:
         """Up/down through the selected whale's photos (wrapping)."""
         n = len(self.candidate_photos)
@@ -405,5 +441,6 @@ class ReviewModel(QObject):
         entry = self._current
         ident = entry.identification if entry is not None else None
         self.candidates.set_candidates(
-            entry.candidates if entry is not None else [], ident.threshold if ident is not None else None
+            entry.candidates if entry is not None else [], ident.threshold if ident is not None else None,
+            frozenset(entry.rejected) if entry is not None else frozenset(),
         )

@@ -10,7 +10,8 @@ from whalegui.gui.controller import Controller
 from whalegui.gui.main_window import MainWindow
 from whalegui.gui.review_model import Status
 
-SCREENSHOT_STATES = ("empty", "queue", "review", "matches", "enroll", "gallery", "history")
+SCREENSHOT_STATES = ("empty", "queue", "review", "matches", "enroll", "gallery", "history", "triplets",
+                     "rejected")
 
 
 class ScreenshotDriver:
@@ -19,6 +20,7 @@ class ScreenshotDriver:
     def __init__(self, window: MainWindow, controller: Controller, state: str) -> None:
         self.window, self.controller, self.state = window, controller, state
         self.done = False
+        self.planted = False  # "triplets": the misranked confirmations were made
         self.timer = QTimer(window)
         self.timer.timeout.connect(self.step)
         self.timer.start(200)
@@ -42,6 +44,8 @@ class ScreenshotDriver:
                 w.browser.select_whale(whale.whale_id)
                 w.browser.pages.setCurrentWidget(w.browser.history)
                 self.done = True
+        elif self.state == "triplets":
+            self.plant_triplets(busy)
         elif self.state == "queue":
             # a queue with every kind of entry: matched, new whale, needs review, an unreadable file
             reviewable = [e for e in c.entries if e.reviewable]
@@ -59,7 +63,7 @@ class ScreenshotDriver:
             current = review.current_entry
             if current is None or not current.reviewable:
                 return
-            if self.state in ("review", "matches"):  # a confident match: the entry nearest to a known whale
+            if self.state in ("review", "matches", "rejected"):  # a confident match
                 best = min(
                     (e for e in c.entries if e.reviewable and e.candidates),
                     key=lambda e: e.candidates[0].distance,
@@ -68,8 +72,26 @@ class ScreenshotDriver:
                 review.show(best)
             if self.state == "matches":  # with the marks matched between query and candidate
                 w.compare_view.toggle_matches()
+            if self.state == "rejected":  # "Not this whale" on the best match
+                review.toggle_rejected()
             if self.state == "enroll":
                 c.request_new_whale()
             self.done = True
         if self.done:
             self.timer.stop()
+
+    def plant_triplets(self, busy: bool) -> None:
+        """File two demo queries under their second candidate (misranked), then show the triplets."""
+        c, review = self.controller, self.controller.review
+        if not self.planted:
+            reviewable = [e for e in c.entries if e.reviewable and len(e.candidates) > 1]
+            if len(reviewable) < 2 or busy:
+                return
+            for entry in reviewable[:2]:
+                review.show(entry)
+                review.select_candidate(1)
+                c.confirm()
+            self.planted = True
+        elif not any(e.status is Status.IDENTIFYING for e in c.entries):
+            self.window.tuning_menu.show_triplets()
+            self.done = True

@@ -21,9 +21,10 @@ from PySide6.QtCore import QObject
 from whalegui.core.embedder import Embedder
 from whalegui.core.errors import GalleryError, ModelError
 from whalegui.core.fluke import Fluke
-from whalegui.core.gallery import Gallery
+from whalegui.core.gallery import Gallery, reembed
 from whalegui.core.identify import Identification
 from whalegui.core.records import PhotoRecord, WhaleSummary
+from whalegui.core.reviews import Review, Triplet
 from whalegui.core.sightings import Sighting, SightingRecord
 from whalegui.core.verify import Verification
 from whalegui.gui.workers import Worker, WorkerPool
@@ -82,6 +83,30 @@ class Enrolled:
 
 
 @dataclass(frozen=True)
+class TripletRow:
+    """A misranked triplet with its three catalogued photos (query, its whale's, the wrong whale's)."""
+
+    triplet: Triplet
+    anchor: PhotoRecord
+    positive: PhotoRecord
+    negative: PhotoRecord
+
+
+@dataclass(frozen=True)
+class Applied:
+    """The gallery was re-embedded with another model (``cancelled``: it was not, and is unchanged)."""
+
+    model: ModelInfo | None
+    count: int
+    info: GalleryInfo
+    cancelled: bool = False
+
+
+class _Cancelled(Exception):
+    """Raised from a progress callback to stop work that writes nothing until it is done."""
+
+
+@dataclass(frozen=True)
 class Imported:
     """A catalogue was imported."""
     report: ImportReport
@@ -133,6 +158,8 @@ class GalleryService(QObject):
         def job() -> GalleryInfo:
             if self._embedder is None:
                 raise ModelError(folder, "no model is loaded")
+            if self._gallery is not None and Path(self._gallery.folder).resolve() == folder.resolve():
+                self._close()  # the same gallery again (a new model): its writer lock must be let go first
             gallery = Gallery.open(folder, self._embedder)
             old, self._gallery = self._gallery, gallery
             if old is not None:
@@ -210,13 +237,17 @@ class GalleryService(QObject):
         *,
         done: Callable[[Added], None],
         failed: Failed,
+        rejected: frozenset[str] = frozenset(),
         sighting: Sighting | None = None,
     ) -> None:
-        """Add a query photo to a catalogued whale (confirm a match), seen in ``sighting`` (None: EXIF's)."""
+        """Add a query photo to a catalogued whale (confirm a match), seen in ``sighting`` (None: EXIF's);
+        the review (its candidates, and the whales ``rejected`` explicitly) is stored as labelled pairs
+        with it."""
 
         def job() -> Added:
             gallery = self._require()
             records = gallery.add_photos(whale_id, [path], identified=_identified(identification),
+                                         reviews=_reviews(identification, rejected - {whale_id}),
                                          sighting=sighting)
             return Added(list(records), _info(gallery))
 
@@ -232,14 +263,19 @@ class GalleryService(QObject):
         *,
         done: Callable[[Enrolled], None],
         failed: Failed,
+        rejected: frozenset[str] = frozenset(),
         sighting: Sighting | None = None,
     ) -> None:
-        """Enroll a query photo as a new whale (``whale_id`` None: a fresh id), seen in ``sighting``."""
+        """Enroll a query photo as a new whale (``whale_id`` None: a fresh id), seen in ``sighting``; its
+        review is stored as pairs (every candidate was another whale; ``rejected`` were said so
+        explicitly)."""
 
         def job() -> Enrolled:
             gallery = self._require()
-            new_id = gallery.enroll([path], whale_id=whale_id, name=name, notes=notes,
-                                    identified=_identified(identification), sighting=sighting)
+            new_id = gallery.enroll(
+                [path], whale_id=whale_id, name=name, notes=notes, identified=_identified(identification),
+                reviews=_reviews(identification, rejected), sighting=sighting,
+            )
             return Enrolled(new_id, [p.photo_id for p in gallery.photos(new_id)], _info(gallery))
 
         self._run(job, WRITE_PRIORITY, done, failed)
@@ -308,6 +344,74 @@ class GalleryService(QObject):
             job, priority=WRITE_PRIORITY, on_result=done, on_error=failed, on_progress=on_progress
         )
 
+    # ------------------------------------------------------------------ review pairs and models
+
+    def misranked(self, *, done: Callable[[list[TripletRow]], None], failed: Failed) -> None:
+        """The misranked triplets (see :meth:`Gallery.misranked`) with their photos (read priority)."""
+
+        def job() -> list[TripletRow]:
+            gallery = self._require()
+            by_sha = {p.sha256: p for p in gallery.photos()}
+            return [TripletRow(t, by_sha[t.anchor_sha256], by_sha[t.positive.candidate_sha256],
+                               by_sha[t.negative.candidate_sha256]) for t in gallery.misranked()]
+
+        self._run(job, READ_PRIORITY, done, failed)
+
+    def set_pair_keep(
+        self, pair_id: int, keep: bool, *, done: Callable[[None], None], failed: Failed
+    ) -> None:
+        """Let training use a review pair, or not."""
+        self._run(lambda: self._require().set_pair_keep(pair_id, keep), WRITE_PRIORITY, done, failed)
+
+    def export(self, path: Path, fmt: str, *, done: Callable[[int], None], failed: Failed) -> None:
+        """Write the catalogue (or the review pairs, ``fmt`` ``pairs``) as CSV; ``done`` gets the rows."""
+        self._run(lambda: self._require().export_csv(path, fmt), WRITE_PRIORITY, done, failed)
+
+    def apply_model(
+        self,
+        model_path: Path,
+        device: str,
+        *,
+        progress: Callable[[int, int], None],
+        done: Callable[[Applied], None],
+        failed: Failed,
+    ) -> Worker:
+        """Re-embed the open gallery with the model at ``model_path`` (atomically: every photo is analysed
+        first, then all is written in one transaction) and keep that model loaded. Returns the worker:
+        ``cancel()`` it before the write to leave the gallery (and the loaded model) as they were."""
+
+        def job(progress: Callable[[object], None], cancel: threading.Event) -> Applied:
+            folder = Path(self._require().folder)
+            embedder = Embedder(model_path, device=device)
+
+            def step(done: int, total: int) -> None:
+                if cancel.is_set():
+                    raise _Cancelled
+                progress((done, total))
+
+            self._close()  # the writer lock is released, so the re-embedding can take it
+            keep = self._embedder
+            try:
+                count = reembed(folder, embedder, step)
+            except _Cancelled:
+                self._gallery = Gallery.open(folder, keep)
+                return Applied(None, 0, _info(self._gallery), cancelled=True)
+            except BaseException:
+                self._gallery = Gallery.open(folder, keep)
+                raise
+            self._embedder = embedder
+            self._gallery = Gallery.open(folder, embedder)
+            model = ModelInfo(embedder.card.name, embedder.path, embedder.device, embedder.describe())
+            return Applied(model, count, _info(self._gallery))
+
+        def on_progress(value: object) -> None:
+            if isinstance(value, tuple):
+                progress(*value)
+
+        return self._pool.submit(
+            job, priority=WRITE_PRIORITY, on_result=done, on_error=failed, on_progress=on_progress
+        )
+
     # ------------------------------------------------------------------ closing
 
     def shutdown(self, timeout_ms: int) -> None:
@@ -345,6 +449,11 @@ class GalleryService(QObject):
 
 def _info(gallery: Gallery) -> GalleryInfo:
     return GalleryInfo(Path(gallery.folder), gallery.whale_count(), gallery.photo_count(), gallery.whales())
+
+
+def _reviews(identification: Identification | None, rejected: frozenset[str]) -> list[Review]:
+    """The query's review, to store as pairs (none for a photo that was not identified)."""
+    return [] if identification is None else [Review(identification, frozenset(rejected))]
 
 
 def _identified(identification: Identification | None) -> list[Identification]:

@@ -1,9 +1,9 @@
 """The gallery browser's sightings: list a whale's, and correct one, undoably, through the service.
 
-Owned by the :class:`~whalegui.gui.controller.Controller` (``controller.sighting_editor``), which forwards
-its ``gallery_changed``, ``error_raised`` and ``status_messaged``. A correction is a command on the
-controller's undo stack (Ctrl+Z takes it back), beside the review's decisions: it changes no photo, so the
-decisions' undo still holds.
+Owned by the :class:`~whalegui.gui.controller.Controller` (``controller.sighting_editor``): its
+``gallery_changed``, ``error_raised`` and ``status_messaged`` are forwarded to the controller's. A
+correction is a command on the controller's undo stack (Ctrl+Z takes it back), beside the review's
+decisions: it changes no photo, so the decisions' undo still holds.
 """
 
 from __future__ import annotations
@@ -31,11 +31,16 @@ class SightingEditor(QObject):
     error_raised = Signal(str, str)  # title, text
     status_messaged = Signal(str)
 
-    def __init__(self, service: GalleryService, undo_stack: QUndoStack,
+    def __init__(self, service: GalleryService, undo_stack: QUndoStack, *, forward: QObject | None = None,
                  parent: QObject | None = None) -> None:
+        """``forward``: an object with the same ``gallery_changed``, ``error_raised`` and
+        ``status_messaged`` signals (the controller), which are emitted with these."""
         super().__init__(parent)
         self._service = service
         self._undo_stack = undo_stack
+        if forward is not None:
+            for name in ("gallery_changed", "error_raised", "status_messaged"):
+                getattr(self, name).connect(getattr(forward, name))
 
     def request_sightings(self, whale_id: str) -> None:
         """List a whale's sightings; :attr:`sightings_listed` brings them."""

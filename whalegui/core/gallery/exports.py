@@ -14,6 +14,12 @@
   names of Wildbook's bulk-import documentation (``Encounter.mediaAsset0`` ..., ``MarkedIndividual.
   individualID``, ``Encounter.year`` ..., ``Occurrence.occurrenceID``). Media are the stored files' names,
   to upload with them from the gallery's ``photos`` folder.
+- ``pairs``: the review decisions as labelled pairs (:data:`PAIR_COLUMNS`), one row per (query photo,
+  candidate photo) a review showed, in the order decided: both photos' hashes and stored files (empty when
+  the candidate photo has since left the catalogue), the candidate's whale and the whale chosen for the
+  query, ``same`` and ``explicit`` (1/0), the distance and rank the review showed, ``keep`` (whether
+  training may use it) and when it was decided. ``query_whale`` and ``candidate_now`` are the photos'
+  current whales (a photo moved or whales merged since may differ from the decision).
 
 Every file is written to a temporary name and renamed over the target, so a crash leaves the old one.
 """
@@ -30,7 +36,7 @@ from typing import Any
 from whalegui.core.catalogue import CATALOGUE_COLUMNS
 from whalegui.core.gallery.store import GalleryStore
 
-FORMATS = ("csv", "dwc", "wildbook")
+FORMATS = ("csv", "dwc", "wildbook", "pairs")
 SCIENTIFIC_NAME = "Megaptera novaeangliae"
 DWC_COLUMNS = ("occurrenceID", "basisOfRecord", "eventID", "eventDate", "decimalLatitude", "decimalLongitude",
                "geodeticDatum", "scientificName", "vernacularName", "individualID", "organismName",
@@ -40,6 +46,9 @@ WILDBOOK_COLUMNS = ("MarkedIndividual.individualID", "MarkedIndividual.nickname"
                     "Encounter.hour", "Encounter.minutes", "Encounter.decimalLatitude",
                     "Encounter.decimalLongitude", "Encounter.verbatimLocality", "Occurrence.occurrenceID",
                     "Encounter.photographer0.fullName", "Survey.vessel", "Encounter.occurrenceRemarks")
+PAIR_COLUMNS = ("query_sha256", "query_file", "query_whale", "candidate_sha256", "candidate_file",
+                "candidate_whale", "candidate_now", "chosen_whale", "same", "explicit", "distance", "rank",
+                "keep", "decided_at")
 
 
 def export(store: GalleryStore, path: str | Path | io.TextIOBase, fmt: str = "csv") -> int:
@@ -47,7 +56,8 @@ def export(store: GalleryStore, path: str | Path | io.TextIOBase, fmt: str = "cs
     text stream. Returns the number of data rows."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r}: use one of {', '.join(FORMATS)}")
-    header, rows = {"csv": _catalogue, "dwc": _darwin_core, "wildbook": _wildbook}[fmt](store)
+    header, rows = {"csv": _catalogue, "dwc": _darwin_core, "wildbook": _wildbook,
+                    "pairs": _pairs}[fmt](store)
     _write(path, header, rows)
     return len(rows)
 
@@ -115,6 +125,17 @@ def _wildbook(store: GalleryStore) -> tuple[Sequence[str], list[list[Any]]]:
             first[1], first[2], "Megaptera", "novaeangliae", *(str(int(v)) if v else "" for v in ymd + hm),
             lat, lon, first[13] or "", first[9] or "", first[14] or "", first[15] or "", first[16] or ""])
     return header, rows
+
+
+def _pairs(store: GalleryStore) -> tuple[Sequence[str], list[list[Any]]]:
+    if store.schema_version < 3:  # a gallery opened read-only before its upgrade has no decisions yet
+        return PAIR_COLUMNS, []
+    rows = store.query(
+        "SELECT r.query_sha256, q.file, q.whale_id, r.candidate_sha256, c.file, r.candidate_whale, "
+        "c.whale_id, r.chosen_whale, r.same, r.explicit, r.distance, r.rank, r.keep, r.decided_at "
+        "FROM review_pairs r LEFT JOIN photos q ON q.sha256 = r.query_sha256 "
+        "LEFT JOIN photos c ON c.sha256 = r.candidate_sha256 ORDER BY r.id")
+    return PAIR_COLUMNS, [[*r[:10], round(float(r[10]), 6), *r[11:]] for r in rows]
 
 
 def _write(path: str | Path | io.TextIOBase, header: Sequence[str], rows: list[list[Any]]) -> None:
