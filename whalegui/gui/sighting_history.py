@@ -135,7 +135,7 @@ class SightingDelegate(QStyledItemDelegate):
         painter.drawRoundedRect(rect, 5, 5)
         inner = rect.adjusted(8, 5, -6, -5)
         photos: list[PhotoRecord] = index.data(PHOTOS_ROLE) or []
-        room = int(inner.width() * 0.4) // (THUMB.width() + 4)  # the text keeps most of the card
+        room = int(inner.width() * 0.35) // (THUMB.width() + 4)  # the text keeps most of the card
         shown = photos[:max(1, min(MAX_THUMBS, room))]
         thumbs_w = len(shown) * (THUMB.width() + 4)
         x = inner.right() - thumbs_w + 4
@@ -218,8 +218,8 @@ class SightingHistory(QWidget):
         splitter = QSplitter(Qt.Orientation.Horizontal, self)
         splitter.addWidget(left)
         splitter.addWidget(right)
-        splitter.setStretchFactor(0, 1)
-        splitter.setStretchFactor(1, 1)
+        splitter.setStretchFactor(0, 4)
+        splitter.setStretchFactor(1, 3)
         splitter.setChildrenCollapsible(False)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
