@@ -15,9 +15,9 @@ from pytestqt.qtbot import QtBot
 from tests.gui.conftest import AppWindow, make_window, seed_of, wait_status, whale_photo
 from whalegui.core.embedder import Embedder
 from whalegui.core.gallery import Gallery
-from whalegui.core.sightings import Sighting
+from whalegui.core.sightings import Sighting, SightingRecord
 from whalegui.gui.enroll_dialog import EnrollDialog
-from whalegui.gui.position_plot import PositionPlot, nice_ticks
+from whalegui.gui.position_plot import PositionPlot, degrees, nice_ticks
 from whalegui.gui.review_model import Status
 from whalegui.gui.sighting_form import parse_degrees
 
@@ -50,6 +50,15 @@ def test_enroll_dialog_returns_its_sighting(qtbot: QtBot) -> None:
     seen = dialog.request().sighting
     assert (seen.when, seen.position, seen.notes) == ("", (66.05, 17.25), "breaching")
     assert (seen.place, seen.observer, seen.vessel) == ("Bay", "J. Doe", "Moby")
+
+
+def test_plot_joins_a_track_across_the_antimeridian(qtbot: QtBot) -> None:
+    plot = PositionPlot()
+    qtbot.addWidget(plot)
+    plot.set_sightings([SightingRecord(1, "w", Sighting("2024-01-01", (-17.5, 179.9)), (1,)),
+                        SightingRecord(2, "w", Sighting("2024-01-02", (-17.6, -179.8)), (2,))])
+    assert [round(p.lon, 6) for p in plot.points] == [179.9, 180.2]  # 0.3 degrees apart, not 359.7
+    assert degrees(180.2, 0.1, "E", "W") == "179.8° W"
 
 
 def test_degrees_and_ticks() -> None:

@@ -50,6 +50,8 @@ def nice_ticks(lo: float, hi: float, most: int) -> list[float]:
 def degrees(value: float, step: float, positive: str, negative: str) -> str:
     """``64.05° N``: as many decimals as the tick step needs."""
     decimals = max(0, min(5, -math.floor(math.log10(step)) if step > 0 else 0))
+    if value > 180:  # a longitude unwrapped across the antimeridian
+        value -= 360
     return f"{abs(value):.{decimals}f}° {positive if value >= 0 else negative}"
 
 
@@ -72,10 +74,15 @@ class PositionPlot(QWidget):
 
     def set_sightings(self, records: Sequence[SightingRecord]) -> None:
         """Plot the positioned ones of ``records`` (oldest first, as the gallery lists them)."""
+        placed = [r for r in records if r.sighting.position is not None]
+        lons = [r.sighting.position[1] for r in placed if r.sighting.position is not None]
+        # a track across the antimeridian (179.9 E, then 179.9 W) is drawn as one: west longitudes + 360
+        wrap = 360.0 if lons and max(lons) - min(lons) > 180 else 0.0
         self._points = [
-            PlotPoint(r.sighting_id, r.sighting.position[0], r.sighting.position[1],
+            PlotPoint(r.sighting_id, r.sighting.position[0],
+                      r.sighting.position[1] + (wrap if r.sighting.position[1] < 0 else 0.0),
                       r.sighting.when[:10] or "undated")
-            for r in records if r.sighting.position is not None
+            for r in placed if r.sighting.position is not None
         ]
         if self._selected not in {p.sighting_id for p in self._points}:
             self._selected = None

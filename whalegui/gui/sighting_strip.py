@@ -13,6 +13,7 @@ from functools import partial
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QWidget
 
 from whalegui.core.errors import GalleryError
+from whalegui.core.sightings import Sighting
 from whalegui.gui.controller import Controller
 from whalegui.gui.review_model import QueueEntry
 from whalegui.gui.sighting_form import SightingForm
@@ -64,6 +65,7 @@ class SightingStrip(QWidget):
         entry = self._entry
         self.setEnabled(entry is not None and entry.reviewable)
         if entry is None:
+            self.form.set_sighting(Sighting())
             return
         draft = self._controller.sightings
         if keep_typing and draft.problem(entry):
