@@ -64,7 +64,8 @@ def print_report(r: MergeReport, out: TextIO) -> None:
     """The report as a few lines for people."""
     would = "would " if r.dry_run else ""
     print(f"{'dry run: ' if r.dry_run else ''}merging {r.other}: {plural(r.photos_new, 'photo')} "
-          f"{'would be added' if r.dry_run else 'added'}, {r.photos_there} already here (matched by content), "
+          f"{'would be added' if r.dry_run else 'added'}, {r.photos_there} already here "
+          "(matched by content), "
           f"{r.reembedded} re-embedded with this gallery's model, "
           f"{plural(r.sightings_new, 'new sighting')}, {plural(r.review_pairs, 'review pair')}", file=out)
     if not r.same_model:

@@ -91,7 +91,8 @@ def test_merge_matches_photos_resolves_conflicts_and_lists_likely_same_whales(
         assert g.photos("G") == [] and g.whale(fresh).name == "Other B"
         # Names and notes: MINE's kept, OTHER's differing ones reported and audited.
         assert g.whale("A").name == "Whale A" and g.whale("B").notes == ""
-        assert ("A", "Alpha", "") in report.names_differ and ("B", "", "seen with a calf") in report.names_differ
+        assert ("A", "Alpha", "") in report.names_differ
+        assert ("B", "", "seen with a calf") in report.names_differ
         entries = [e for e in g.audit_log() if e["action"] == MERGE_IN]
         assert {"their_id": "B", "how": "conflict"}.items() <= \
             next(e["details"] for e in entries if e["whale_id"] == fresh).items()
