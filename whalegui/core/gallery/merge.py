@@ -36,7 +36,9 @@ identified (the gallery's pipeline and threshold: embedding search, local-featur
 the whales that were in MINE before (not against whales this merge made); a whale most of whose matches
 are one earlier whale is listed (:class:`~.merge_report.LikelySame`) for a researcher to merge or keep
 apart. The list is kept in the merge's closing audit entry (``merge_gallery``); :func:`pending_likely_same`
-reads it back. A dry run does all of this but stores nothing (MINE may be opened read-only for it).
+reads it back, less the pairs merged since and those :func:`keep_apart` recorded.
+
+A dry run does all of this but stores nothing (MINE may be opened read-only for it).
 """
 
 from __future__ import annotations
@@ -68,6 +70,8 @@ log = logging.getLogger(__name__)
 
 #: The audit actions: one entry per whale and batch of photos brought in, and one closing the merge.
 MERGE_IN, MERGE_DONE = "merge_in", "merge_gallery"
+#: A researcher kept a possibly-same pair apart.
+KEEP_APART = "keep_apart"
 #: Candidates looked at per photo when finding an earlier whale it identifies as.
 LIKELY_TOP = 10
 
@@ -93,14 +97,27 @@ def merge_gallery(mine: Gallery, other_folder: str | Path, *, dry_run: bool = Fa
 
 
 def pending_likely_same(gallery: Gallery) -> list[LikelySame]:
-    """The possibly-same whales the latest merge listed that are still two catalogued whales."""
-    row = gallery._store.query_one("SELECT details FROM audit WHERE action = ? ORDER BY id DESC LIMIT 1",
-                                   (MERGE_DONE,))
+    """The possibly-same whales the latest merge listed that are still two catalogued whales and that no
+    researcher decided to keep apart (:func:`keep_apart`)."""
+    store = gallery._store
+    row = store.query_one("SELECT id, details FROM audit WHERE action = ? ORDER BY id DESC LIMIT 1",
+                          (MERGE_DONE,))
     if row is None:
         return []
-    listed = [LikelySame(**item) for item in json.loads(row[0]).get("likely_same", [])]
-    return [s for s in listed if s.whale_id != s.mine and gallery.has_whale(s.whale_id)
-            and gallery.has_whale(s.mine)]
+    apart = {tuple(json.loads(d)["pair"]) for (d,) in store.query(
+        "SELECT details FROM audit WHERE action = ? AND id > ?", (KEEP_APART, row[0]))}
+    listed = [LikelySame(**item) for item in json.loads(row[1]).get("likely_same", [])]
+    return [s for s in listed if s.whale_id != s.mine and (s.whale_id, s.mine) not in apart
+            and gallery.has_whale(s.whale_id) and gallery.has_whale(s.mine)]
+
+
+def keep_apart(gallery: Gallery, pair: LikelySame) -> None:
+    """Record (audited) that a researcher looked at a possibly-same pair and keeps the two whales apart."""
+    if gallery.readonly:
+        raise GalleryError(f"the gallery {gallery.folder} is open read-only")
+    with gallery._store.transaction() as c:
+        gallery._store.audit(c, KEEP_APART, pair.whale_id, {"pair": [pair.whale_id, pair.mine],
+                                                            "their_id": pair.their_id})
 
 
 class _Merge:
