@@ -55,7 +55,7 @@ def test_merge_dry_run_then_merge(galleries: tuple[Path, Path], model: Path,
     code, out, _ = run(capsys, *args, "--dry-run")
     assert code == 0, out
     assert out.startswith("dry run: merging ") and "4 photos would be added, 1 already here" in out
-    assert "whales the same whale here: 1 (A)" in out and "whales new: 1 (D)" in out
+    assert "the same whale as here: 1 (A)" in out and "new whales: 1 (D)" in out
     assert "id conflicts" in out and "D (their D) ~ B: 2 of 2 photos agree" in out
     assert_unchanged(mine_before, file_hashes(mine))
 

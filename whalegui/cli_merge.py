@@ -71,15 +71,16 @@ def print_report(r: MergeReport, out: TextIO) -> None:
     if not r.same_model:
         print(f"  {r.other} was embedded with another model: its photos {would}"
               f"{'be ' if r.dry_run else ''}analysed again", file=out)
-    kinds = [("new", "new"), ("same", "the same whale here"), ("joined", "joined to a whale here by shared "
-             "photos"), ("conflict", "id conflicts (another whale here has the id: given a new id)")]
+    kinds = [("new", "new whales"), ("same", "the same whale as here"),
+             ("joined", "joined to a whale here by a shared photo"),
+             ("conflict", "id conflicts (the id is another whale's here: given a new id)")]
     for how, words in kinds:
         whales = r.of_kind(how)
         if whales:
             ids = ", ".join(w.their_id if w.their_id == w.whale_id else f"{w.their_id} -> {w.whale_id}"
                             for w in whales[:12])
             more = f", ... ({len(whales) - 12} more)" if len(whales) > 12 else ""
-            print(f"  whales {words}: {len(whales)} ({ids}{more})", file=out)
+            print(f"  {words}: {len(whales)} ({ids}{more})", file=out)
     if r.conflicts and r.dry_run:
         print("  (the new ids of a dry run are examples: the merge draws its own)", file=out)
     for sha, theirs, ours in r.elsewhere:
@@ -88,13 +89,13 @@ def print_report(r: MergeReport, out: TextIO) -> None:
         print(f"  whale {whale_id}: their name {name!r}, notes {notes!r} differ; this gallery's are kept "
               "(theirs are in the audit log)", file=out)
     if r.likely_same:
-        print(f"possibly the same whale ({len(r.likely_same)}; confirm in the app's merge queue, or "
-              "merge two whales there):", file=out)
+        print(f"possibly the same whale as one here: {len(r.likely_same)} (review them in the app: File > "
+              "Possibly-same whales...)", file=out)
         for s in r.likely_same:
             print(f"  {s.whale_id} (their {s.their_id}) ~ {s.mine}: {s.agreed} of "
                   f"{plural(s.searched, 'photo')} agree, nearest distance {s.distance:.3f}", file=out)
     else:
-        print("possibly the same whale: none", file=out)
+        print("possibly the same whale as one here: none", file=out)
 
 
 def _was(r: MergeReport) -> str:
