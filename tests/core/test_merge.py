@@ -15,7 +15,13 @@ from tests.models import make_tiny_model
 from whalegui.core.embedder import Embedder
 from whalegui.core.errors import GalleryError
 from whalegui.core.gallery import Gallery
-from whalegui.core.gallery.merge import MERGE_DONE, MERGE_IN, merge_gallery, pending_likely_same
+from whalegui.core.gallery.merge import (
+    MERGE_DONE,
+    MERGE_IN,
+    keep_apart,
+    merge_gallery,
+    pending_likely_same,
+)
 from whalegui.core.reviews import Review
 from whalegui.core.sightings import Sighting
 
@@ -157,6 +163,10 @@ def test_a_gallery_of_another_model_is_re_embedded(pair: tuple[Path, Path, Path]
         assert g.embeddings([p.photo_id for p in g.photos("X")]).shape == (2, embedder.dim)
         assert g.check().healthy
         assert [(s.their_id, s.mine) for s in report.likely_same] == [("X", "C")]
+        assert pending_likely_same(g) == report.likely_same
+        keep_apart(g, report.likely_same[0])  # a researcher looked: two whales
+        assert pending_likely_same(g) == [] and g.has_whale("X")
+        assert g.audit_log(1)[0]["action"] == "keep_apart"
 
 
 def test_a_cancelled_merge_keeps_what_it_stored_and_a_rerun_finishes(
