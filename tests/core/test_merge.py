@@ -13,7 +13,7 @@ import pytest
 from tests.flukes import pattern_photo
 from tests.models import make_tiny_model
 from whalegui.core.embedder import Embedder
-from whalegui.core.errors import GalleryError
+from whalegui.core.errors import GalleryError, ModelMismatchError
 from whalegui.core.gallery import Gallery
 from whalegui.core.gallery.merge import (
     MERGE_DONE,
@@ -195,3 +195,7 @@ def test_merging_a_gallery_into_itself_or_from_no_gallery_is_refused(
             merge_gallery(g, tmp_path / "nowhere")
     with Gallery.open(mine, None) as g, pytest.raises(GalleryError, match="model"):
         merge_gallery(g, tmp_path / "nowhere")
+    other_model = Embedder(make_tiny_model(tmp_path / "m3", name="other", seed=4), device="cpu")
+    with Gallery.open(mine, other_model, allow_model_mismatch=True) as g, \
+            pytest.raises(ModelMismatchError):  # its photos would be mixed with another model's
+        merge_gallery(g, pair[1])

@@ -86,9 +86,7 @@ def merge_gallery(mine: Gallery, other_folder: str | Path, *, dry_run: bool = Fa
     again to finish). Raises :class:`GalleryError` for a folder that is no gallery, or ``mine`` itself."""
     if not dry_run and mine.readonly:
         raise GalleryError(f"the gallery {mine.folder} is open read-only")
-    analyser = mine.analyser
-    if analyser is None:
-        raise GalleryError("no model is loaded: merging needs one")
+    analyser = mine._require_analyser()  # a model is loaded, and it is the one that embedded ``mine``
     folder = Path(other_folder).expanduser()
     if folder.resolve() == mine.folder.resolve():
         raise GalleryError(f"{folder} is the gallery being merged into")
