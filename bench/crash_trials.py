@@ -1,4 +1,5 @@
 """Crash trials: kill a process with SIGKILL while it enrolls and imports photos; check nothing is lost.
+(``--merge``: while it merges galleries; see :mod:`bench.crash_merge`.)
 
 Each trial starts a child process that opens one gallery (the same gallery across trials, so it grows and
 earlier work must survive later crashes) and runs a plan of operations on freshly generated JPEGs: enroll a
@@ -24,7 +25,7 @@ Then the gallery is verified:
 
 Usage::
 
-    python bench/crash_trials.py --trials 30 [--seed 0] [--keep DIR] [--json FILE]
+    python bench/crash_trials.py --trials 30 [--seed 0] [--keep DIR] [--json FILE] [--merge]
 
 Prints one line per trial and a summary (trials run, photos journalled, data lost: must be 0); exit code 0
 only when nothing was lost and every gallery was healthy or repaired.
@@ -114,6 +115,10 @@ def child_main(spec_path: str) -> int:
 
             report = gallery.import_catalogue(op["csv"], op["images"], progress=progress)
             note(f"import {report.imported} {len(report.errors)}")
+        elif op["op"] == "merge":  # the merge trials' (bench/crash_merge.py)
+            from bench.crash_merge import run_merge_op
+
+            run_merge_op(gallery, op, note)
         note("op")
     gallery.close()
     note("finished")
@@ -465,11 +470,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ops", type=int, default=8, help="operations planned per trial (default 8)")
     parser.add_argument("--keep", type=Path, default=None, help="work in this folder and keep it")
     parser.add_argument("--json", type=Path, default=None, help="write the summary as JSON here")
+    parser.add_argument("--merge", action="store_true",
+                        help="kill merges of galleries instead (bench/crash_merge.py)")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         return child_main(args.child)
     started = time.perf_counter()
+    if args.merge:
+        from bench.crash_merge import print_summary, run_merge_trials
+
+        summary = run_merge_trials(args.trials, args.seed, args.keep)
+        print_summary(summary, time.perf_counter() - started)
+        if args.json:
+            args.json.write_text(json.dumps(summary, indent=1, default=str), encoding="utf-8")
+        return 0 if summary["ok"] else 1
     summary = run_trials(args.trials, args.seed, args.keep, n_ops=args.ops)
     print()
     print(f"crash trials run: {summary['trials']} (killed {summary['killed']}: {summary['killed_by_timer']} "

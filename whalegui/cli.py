@@ -49,6 +49,7 @@ COMMANDS = {
     "export": "Write the catalogue as CSV: the gallery's own (Image,Id,...), Darwin Core, Wildbook, or the "
               "review pairs.",
     "sightings": "List when and where whales were seen.",
+    "merge": "Merge another gallery into this one (photos matched by content; the other is only read).",
 }
 CLI_COMMANDS = tuple(COMMANDS)
 
@@ -113,6 +114,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "decisions as labelled pairs (default csv)")
 
     add_sightings_command(command("sightings", model=False))
+
+    from whalegui.cli_merge import add_arguments as merge_arguments
+
+    merge_arguments(command("merge", model=True))
     return parser
 
 
@@ -383,8 +388,15 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_merge(args: argparse.Namespace) -> int:
+    from whalegui.cli_merge import run  # its own module (whalegui.cli_merge)
+
+    return run(args)
+
+
 _COMMANDS = {"import": _cmd_import, "enroll": _cmd_enroll, "identify": _cmd_identify, "info": _cmd_info,
-             "reembed": _cmd_reembed, "check": _cmd_check, "export": _cmd_export, "sightings": cmd_sightings}
+             "reembed": _cmd_reembed, "check": _cmd_check, "export": _cmd_export, "sightings": cmd_sightings,
+             "merge": _cmd_merge}
 
 
 # ---------------------------------------------------------------------------------------------- helpers

@@ -50,3 +50,24 @@ def test_killed_writers_lose_nothing_they_reported(tmp_path: Path) -> None:
         if number == 1:  # committed, not yet reported: kept, and the stale index was noticed and rebuilt
             assert v.photos > 0 and not expected
             assert any(p.startswith("index: index is stale") for p in v.problems_before), v.problems_before
+
+
+@pytest.mark.slow
+def test_killed_merges_lose_nothing_and_a_rerun_finishes(tmp_path: Path) -> None:
+    from bench.crash_merge import run_merge_trial, seed_mine
+
+    model = make_tiny_model(tmp_path / "model")
+    mine, work = tmp_path / "mine", tmp_path / "work"
+    work.mkdir()
+    expected: dict[str, str] = {}
+    seed_mine(mine, model, work, expected)
+    rng = random.Random(3)
+    kills = [{"target": "os:replace", "n": 5, "when": "before"},  # between a photo's files and the commit
+             {"target": "whalegui.core.index:PhotoIndex.save", "n": 1, "when": "after"}]  # after a commit
+    for trial, kill in enumerate(kills):
+        r = run_merge_trial(trial, mine, model, work, expected, rng, mode="step", kill=kill)
+        assert r.killed, f"merge trial {trial}: the child finished before it was killed"
+        assert r.after_kill.ok, r.after_kill
+        assert not r.lost_after_rerun and not r.split and not r.other_changed and r.check_exit == 0, r
+        assert r.conflicts == 1
+        assert r.rerun_new > 0 if trial == 0 else r.rerun_new == 0  # the index is saved after the commit

@@ -40,6 +40,7 @@ from whalegui.gui.controller import Controller
 from whalegui.gui.elided_label import ElidedLabel
 from whalegui.gui.enroll_dialog import EnrollDialog
 from whalegui.gui.gallery_browser import GalleryBrowser
+from whalegui.gui.merge_dialog import merge_actions
 from whalegui.gui.message_page import MessagePage
 from whalegui.gui.progress_panel import ProgressPanel
 from whalegui.gui.queue_view import MIN_WIDTH as QUEUE_MIN_WIDTH
@@ -262,6 +263,7 @@ class MainWindow(QMainWindow):
             self.import_csv_action,
             self.import_folders_action,
             self.export_action,
+            *merge_actions(self, self.controller),
             None,
             self.demo_action,
             self.open_gallery_action,

@@ -8,10 +8,11 @@ from PySide6.QtCore import QTimer
 
 from whalegui.gui.controller import Controller
 from whalegui.gui.main_window import MainWindow
+from whalegui.gui.merge_screenshots import MERGE_STATES, MergeShots
 from whalegui.gui.review_model import Status
 
 SCREENSHOT_STATES = ("empty", "queue", "review", "matches", "enroll", "gallery", "history", "triplets",
-                     "rejected")
+                     "rejected", *MERGE_STATES)
 
 
 class ScreenshotDriver:
@@ -21,6 +22,7 @@ class ScreenshotDriver:
         self.window, self.controller, self.state = window, controller, state
         self.done = False
         self.planted = False  # "triplets": the misranked confirmations were made
+        self.merge = MergeShots(window, controller, state) if state in MERGE_STATES else None
         self.timer = QTimer(window)
         self.timer.timeout.connect(self.step)
         self.timer.start(200)
@@ -46,6 +48,9 @@ class ScreenshotDriver:
                 self.done = True
         elif self.state == "triplets":
             self.plant_triplets(busy)
+        elif self.merge is not None:
+            self.merge.step()
+            self.done = self.merge.done
         elif self.state == "queue":
             # a queue with every kind of entry: matched, new whale, needs review, an unreadable file
             reviewable = [e for e in c.entries if e.reviewable]

@@ -22,6 +22,8 @@ from whalegui.core.embedder import Embedder
 from whalegui.core.errors import GalleryError, ModelError
 from whalegui.core.fluke import Fluke
 from whalegui.core.gallery import Gallery, reembed
+from whalegui.core.gallery.merge import keep_apart, merge_gallery, pending_likely_same
+from whalegui.core.gallery.merge_report import LikelySame, MergeReport
 from whalegui.core.identify import Identification
 from whalegui.core.records import PhotoRecord, WhaleSummary
 from whalegui.core.reviews import Review, Triplet
@@ -110,6 +112,14 @@ class _Cancelled(Exception):
 class Imported:
     """A catalogue was imported."""
     report: ImportReport
+    info: GalleryInfo
+
+
+@dataclass(frozen=True)
+class Merged:
+    """Another gallery was merged in (or a dry run said what merging it would do)."""
+
+    report: MergeReport
     info: GalleryInfo
 
 
@@ -411,6 +421,42 @@ class GalleryService(QObject):
         return self._pool.submit(
             job, priority=WRITE_PRIORITY, on_result=done, on_error=failed, on_progress=on_progress
         )
+
+    # ------------------------------------------------------------------ merging galleries
+
+    def merge_from(
+        self,
+        other: Path,
+        *,
+        dry_run: bool,
+        progress: Callable[[int, int], None],
+        done: Callable[[Merged], None],
+        failed: Failed,
+    ) -> Worker:
+        """Merge the gallery in ``other`` into the open one (``dry_run``: only say what that would do).
+        Returns the worker: ``cancel()`` it to stop after the current batch (what was merged is kept)."""
+
+        def job(progress: Callable[[object], None], cancel: threading.Event) -> Merged:
+            gallery = self._require()
+            report = merge_gallery(gallery, other, dry_run=dry_run, progress=lambda d, t: progress((d, t)),
+                                   cancel=cancel)
+            return Merged(report, _info(gallery))
+
+        def on_progress(value: object) -> None:
+            if isinstance(value, tuple):
+                progress(*value)
+
+        return self._pool.submit(
+            job, priority=WRITE_PRIORITY, on_result=done, on_error=failed, on_progress=on_progress
+        )
+
+    def likely_same(self, *, done: Callable[[list[LikelySame]], None], failed: Failed) -> None:
+        """The possibly-same whales the latest merge listed that are still two whales."""
+        self._run(lambda: pending_likely_same(self._require()), READ_PRIORITY, done, failed)
+
+    def keep_apart(self, pair: LikelySame, *, failed: Failed) -> None:
+        """Record that a researcher keeps a possibly-same pair apart (it leaves the queue)."""
+        self._run(lambda: keep_apart(self._require(), pair), WRITE_PRIORITY, lambda _: None, failed)
 
     # ------------------------------------------------------------------ closing
 

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -131,10 +132,12 @@ class PhotoIntake:
             item.analysis = analysis
 
     def store(self, items: Sequence[tuple[PreparedPhoto, str]], *, create: Mapping[str, tuple[str, str]],
-              action: str, pairs: Sequence[PairRow] = ()) -> list[int]:
+              action: str, pairs: Sequence[PairRow] = (),
+              details: Mapping[str, Mapping[str, Any]] | None = None) -> list[int]:
         """Catalogue analysed photos, each under its whale id and in its sighting, creating the whales in
         ``create`` (id -> (name, notes)), with the review ``pairs`` their decision made: files first, then
-        one transaction, then the index. Returns the photo ids."""
+        one transaction, then the index. ``details`` (whale id -> fields) go into each whale's audit entry.
+        Returns the photo ids."""
         with self._store.lock:
             self._index.ensure()
             rows: list[PhotoRow] = []
@@ -147,7 +150,8 @@ class PhotoIntake:
                 rows.append(PhotoRow(p.sha256, whale_id, file, thumb, p.original_name, p.taken_at, p.gps,
                                      p.meta.width, p.meta.height, np.asarray(a.embedding), a.fluke,
                                      a.features, p.sighting))
-            ids, generation = self._store.insert_photos(rows, create=create, action=action, pairs=pairs)
+            ids, generation = self._store.insert_photos(rows, create=create, action=action, pairs=pairs,
+                                                        details=details)
             vectors = np.stack([r.embedding for r in rows]) if rows else np.zeros((0, 1), np.float32)
             self._index.apply(generation, add=(ids, vectors))
             return ids

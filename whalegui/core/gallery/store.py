@@ -377,11 +377,13 @@ class GalleryStore:
     # ------------------------------------------------------------------ changes
 
     def insert_photos(self, rows: Sequence[PhotoRow], *, create: Mapping[str, tuple[str, str]],
-                      action: str, pairs: Sequence[PairRow] = ()) -> tuple[list[int], int]:
+                      action: str, pairs: Sequence[PairRow] = (),
+                      details: Mapping[str, Mapping[str, Any]] | None = None) -> tuple[list[int], int]:
         """In one transaction: create the whales ``create`` names (id -> (name, notes); an existing one
         raises :class:`WhaleExistsError`), the rows' sightings not stored yet (by uid), the photos and the
-        review ``pairs`` their decisions made, and audit the photos by whale. Returns the new photo ids and
-        the index generation the change made. The photos' files must already be stored."""
+        review ``pairs`` their decisions made, and audit the photos by whale (with ``details`` of the whale
+        added to its entry). Returns the new photo ids and the index generation the change made. The
+        photos' files must already be stored."""
         added = now()
         ids: list[int] = []
         with self.transaction() as c:
@@ -407,7 +409,8 @@ class GalleryStore:
                 by_whale.setdefault(row.whale_id, []).append(
                     {"photo": photo_id, "sha256": row.sha256, "original_name": row.original_name})
             for whale_id, photos in by_whale.items():
-                self.audit(c, action, whale_id, {"created": whale_id in create, "photos": photos})
+                self.audit(c, action, whale_id, {**(details or {}).get(whale_id, {}),
+                                                 "created": whale_id in create, "photos": photos})
             store_pairs(c, pairs)
             generation = self.bump_index_generation(c)
         return ids, generation
