@@ -24,12 +24,9 @@ from __future__ import annotations
 import collections
 import contextlib
 import io
-import json
 import random
 import shutil
 import signal
-import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
@@ -39,12 +36,12 @@ from typing import Any
 from bench.crash_trials import (
     OP_TIMEOUT,
     READY_TIMEOUT,
-    REPO,
-    SELF_KILL_TARGETS,
     Verdict,
     _lines,
     _sha,
     _wait_for,
+    end_child,
+    start_child,
     verify,
 )
 
@@ -152,18 +149,8 @@ def run_merge_trial(trial: int, mine: Path, model: Path, work: Path, expected: d
     spec: dict[str, Any] = {"gallery": str(mine), "model": str(model),
                             "journal": str(work / f"mj{trial:03d}.txt"),
                             "plan": [{"op": "merge", "other": str(other)}]}
-    kill_text = ""
-    if mode == "step":
-        if kill is None:
-            target, most = rng.choice(SELF_KILL_TARGETS)
-            kill = {"target": target, "n": rng.randint(1, most), "when": rng.choice(["before", "after"])}
-        spec["kill"] = kill
-        kill_text = f"{kill['when']} {kill['target']} #{kill['n']}"
-    spec_path = work / f"mspec{trial:03d}.json"
-    spec_path.write_text(json.dumps(spec), encoding="utf-8")
     journal = Path(spec["journal"])
-    proc = subprocess.Popen([sys.executable, str(REPO / "bench" / "crash_trials.py"), "--child",
-                             str(spec_path)], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc, kill_text = start_child(spec, work / f"mspec{trial:03d}.json", rng, mode, kill)
     try:
         _wait_for(journal, lambda lines: "ready" in lines or proc.poll() is not None, READY_TIMEOUT)
         if mode == "timer":
@@ -172,18 +159,8 @@ def run_merge_trial(trial: int, mine: Path, model: Path, work: Path, expected: d
             kill_text = "a random time into the merge"
             with contextlib.suppress(ProcessLookupError):
                 proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=OP_TIMEOUT * 2)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    stderr = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-    if proc.stderr:
-        proc.stderr.close()
-    killed = proc.returncode == -signal.SIGKILL
-    if not killed and proc.returncode != 0:
-        raise RuntimeError(f"merge trial {trial}: the child failed (exit {proc.returncode}):\n"
-                           f"{stderr[-3000:]}")
+        killed, _ = end_child(proc, OP_TIMEOUT * 2, f"merge trial {trial}")
     journalled = 0
     for line in _lines(journal):
         if line.startswith("done "):

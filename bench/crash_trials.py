@@ -328,6 +328,41 @@ class TrialResult:
     seconds: float
 
 
+def start_child(spec: dict[str, Any], spec_path: Path, rng: random.Random, mode: str,
+                kill: dict[str, Any] | None) -> tuple[subprocess.Popen[bytes], str]:
+    """Start a child on ``spec`` (written to ``spec_path``); in ``mode`` "step" it kills itself at a write
+    step (``kill``, random when None). Returns the process and how it is to die (for the report)."""
+    kill_text = ""
+    if mode == "step":
+        if kill is None:
+            target, most = rng.choice(SELF_KILL_TARGETS)
+            kill = {"target": target, "n": rng.randint(1, most), "when": rng.choice(["before", "after"])}
+        spec["kill"] = kill
+        kill_text = f"{kill['when']} {kill['target']} #{kill['n']}"
+    spec_path.write_text(json.dumps(spec), encoding="utf-8")
+    proc = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--child", str(spec_path)],
+                            cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return proc, kill_text
+
+
+def end_child(proc: subprocess.Popen[bytes], timeout: float, label: str) -> tuple[bool, str]:
+    """Wait for a child (killing it past ``timeout``); whether it died of SIGKILL, and its stderr. Raises
+    RuntimeError with the stderr when it failed otherwise."""
+    try:
+        proc.wait(timeout=timeout)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    stderr = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+    if proc.stderr:
+        proc.stderr.close()
+    killed = proc.returncode == -signal.SIGKILL
+    if not killed and proc.returncode != 0:
+        raise RuntimeError(f"{label}: the child failed (exit {proc.returncode}):\n{stderr[-3000:]}")
+    return killed, stderr
+
+
 def run_trial(trial: int, gallery: Path, model: Path, work: Path, expected: dict[str, str],
               rng: random.Random, mode: str | None = None, n_ops: int = 8,
               kill: dict[str, Any] | None = None) -> TrialResult:
@@ -340,18 +375,8 @@ def run_trial(trial: int, gallery: Path, model: Path, work: Path, expected: dict
     mode = mode or rng.choice(["timer", "step"])
     spec: dict[str, Any] = {"gallery": str(gallery), "model": str(model), "plan": plan.ops,
                             "journal": str(work / f"journal{trial:03d}.txt")}
-    kill_text = ""
-    if mode == "step":
-        if kill is None:
-            target, most = rng.choice(SELF_KILL_TARGETS)
-            kill = {"target": target, "n": rng.randint(1, most), "when": rng.choice(["before", "after"])}
-        spec["kill"] = kill
-        kill_text = f"{kill['when']} {kill['target']} #{kill['n']}"
-    spec_path = work / f"spec{trial:03d}.json"
-    spec_path.write_text(json.dumps(spec), encoding="utf-8")
     journal = Path(spec["journal"])
-    proc = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--child", str(spec_path)],
-                            cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc, kill_text = start_child(spec, work / f"spec{trial:03d}.json", rng, mode, kill)
     try:
         _wait_for(journal, lambda lines: "ready" in lines or proc.poll() is not None, READY_TIMEOUT)
         if mode == "timer":
@@ -365,17 +390,8 @@ def run_trial(trial: int, gallery: Path, model: Path, work: Path, expected: dict
             kill_text = f"after {ops_done} ops + a random delay"
             with contextlib.suppress(ProcessLookupError):
                 proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=OP_TIMEOUT * (len(plan.ops) + 1))
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    stderr = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-    if proc.stderr:
-        proc.stderr.close()
-    killed = proc.returncode == -signal.SIGKILL
-    if not killed and proc.returncode != 0:
-        raise RuntimeError(f"trial {trial}: the child failed (exit {proc.returncode}):\n{stderr[-3000:]}")
+        killed, stderr = end_child(proc, OP_TIMEOUT * (len(plan.ops) + 1), f"trial {trial}")
     lines = _lines(journal)
     if "ready" not in lines:
         raise RuntimeError(f"trial {trial}: the child never opened the gallery:\n{stderr[-3000:]}")

@@ -10,7 +10,7 @@ import pytest
 from tests.core.test_merge import assert_unchanged, file_hashes
 from tests.flukes import pattern_photo
 from tests.models import make_tiny_model
-from whalegui.cli import main
+from tests.test_cli import run
 from whalegui.core.embedder import Embedder
 from whalegui.core.gallery import Gallery
 
@@ -18,13 +18,6 @@ from whalegui.core.gallery import Gallery
 @pytest.fixture(scope="module")
 def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_tiny_model(tmp_path_factory.mktemp("model"))
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str | Path) -> tuple[int, str, str]:
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    assert "Traceback" not in err
-    return code, out, err
 
 
 @pytest.fixture
