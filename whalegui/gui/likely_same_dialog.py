@@ -9,6 +9,7 @@ import logging
 from functools import partial
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QPixmap, QResizeEvent
 from PySide6.QtWidgets import (
     QDialog,
     QGridLayout,
@@ -16,6 +17,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
@@ -153,26 +155,49 @@ class LikelySameDialog(QDialog):
         self._show_current()
 
 
-def _photo_row() -> tuple[QGroupBox, list[QLabel]]:
+class _Photo(QLabel):
+    """A photo scaled to fit the label whatever its size (it is rescaled when the dialog is resized)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.setMinimumSize(120, 60)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
+        self._source: QPixmap | None = None
+
+    def show_pixmap(self, pixmap: QPixmap | None, text: str = "") -> None:
+        self._source = pixmap
+        if pixmap is None:
+            self.clear()
+            self.setText(text)
+        else:
+            self._rescale()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._rescale()
+
+    def _rescale(self) -> None:
+        if self._source is not None:
+            self.setPixmap(self._source.scaled(self.size(), Qt.AspectRatioMode.KeepAspectRatio,
+                                               Qt.TransformationMode.SmoothTransformation))
+
+
+def _photo_row() -> tuple[QGroupBox, list[_Photo]]:
     box = QGroupBox()
     grid = QGridLayout(box)
     labels = []
     for i in range(SHOWN):
-        label = QLabel()
-        label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        label.setMinimumSize(180, 90)
+        label = _Photo()
         grid.addWidget(label, i // 2, i % 2)
         labels.append(label)
     return box, labels
 
 
-def _fill(labels: list[QLabel], photos: list[PhotoRecord], thumbnails: ThumbnailCache) -> None:
+def _fill(labels: list[_Photo], photos: list[PhotoRecord], thumbnails: ThumbnailCache) -> None:
+    """Show up to SHOWN photos; the labels not needed are hidden, so fewer photos are shown larger."""
     for label, photo in zip(labels, photos + [None] * len(labels), strict=False):
+        label.setVisible(photo is not None or (not photos and label is labels[0]))
         pixmap = thumbnails.photo_pixmap(photo) if photo is not None else None
-        if pixmap is None:
-            label.clear()
-            label.setText("" if photo is None else "…")
-        else:
-            label.setPixmap(pixmap.scaled(label.width(), label.height(), Qt.AspectRatioMode.KeepAspectRatio,
-                                          Qt.TransformationMode.SmoothTransformation))
+        label.show_pixmap(pixmap, "" if photo is None else "…")
         label.setToolTip("" if photo is None else photo.original_name)
