@@ -248,8 +248,8 @@ class Maintenance:
                 report.problems.append(f"index: {reason}; rebuilt from the database but it cannot be "
                                        f"saved ({exc})")
         else:
-            report.problems.append(f"index: {reason} (--repair rebuilds it; opening the gallery for "
-                                   "writing also does)")
+            report.problems.append(f"index: {reason} (--repair rebuilds it; so does the next search or "
+                                   "change)")
 
 
 def _drawn(fluke: Fluke | None) -> Fluke | None:
