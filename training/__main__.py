@@ -40,6 +40,8 @@ COMMANDS = {
     "export": Command("training.export", "export a trained run to MODEL.onnx with its card MODEL.json "
                                          "(needs TensorFlow)", True),
     "evaluate": Command("training.evaluate", "MAP@5 and distance report of an ONNX model on a labelled set"),
+    "adapt": Command("training.adapt", "adapt the model's top to a gallery's whales, checked on held-out "
+                                       "whales (needs TensorFlow)", True),
     "ablation": Command("training.ablation", "what each pipeline stage is worth: floor, whole frame vs crop, "
                                              "with and without verification, on real and synthetic whales"),
 }

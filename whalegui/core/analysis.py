@@ -100,10 +100,8 @@ class Analyser:
         clock = _Clock(timings)
         local = self._locate(images, given, sizes)
         clock.lap("detect")
-        regions = [f if drawn is not None or crops_for_embedding(f, im.size, self.embedder.crop_below)
-                   else Fluke.whole(im.size) for im, f, drawn in zip(images, local, given, strict=True)]
-        margin = self.embedder.margin
-        crops = [crop_fluke(im, r, margin=margin) for im, r in zip(images, regions, strict=True)]
+        regions = self._regions(images, local, given)
+        crops = self._crops(images, regions)
         vectors = self.embedder.embed_images(crops, batch_size=batch_size)
         clock.lap("embed")
         out = []
@@ -116,6 +114,28 @@ class Analyser:
             out.append(Analysis(drawn if drawn is not None else found, vec, features))
         clock.lap("features")
         return out
+
+    def embedding_crops(self, images: Sequence[Image.Image], flukes: Sequence[Fluke | None] | None = None,
+                        full_sizes: Sequence[tuple[int, int]] | None = None) -> list[Image.Image]:
+        """The crops :meth:`analyse_many` embeds for these photos (same arguments), before the card's
+        preprocessing: what a model trained on the gallery's photos must see (``whale-train adapt``)."""
+        n = len(images)
+        given = list(flukes) if flukes is not None else [None] * n
+        sizes = list(full_sizes) if full_sizes is not None else [im.size for im in images]
+        if len(given) != n or len(sizes) != n:
+            raise ValueError("one fluke (or None) and one full size per image")
+        return self._crops(images, self._regions(images, self._locate(images, given, sizes), given))
+
+    def _regions(self, images: Sequence[Image.Image], local: Sequence[Fluke],
+                 given: Sequence[Fluke | None]) -> list[Fluke]:
+        """The region of each photo that is embedded: a drawn box, a found fluke small in its frame, else
+        the whole frame."""
+        return [f if drawn is not None or crops_for_embedding(f, im.size, self.embedder.crop_below)
+                else Fluke.whole(im.size) for im, f, drawn in zip(images, local, given, strict=True)]
+
+    def _crops(self, images: Sequence[Image.Image], regions: Sequence[Fluke]) -> list[Image.Image]:
+        margin = self.embedder.margin
+        return [crop_fluke(im, r, margin=margin) for im, r in zip(images, regions, strict=True)]
 
     def _locate(self, images: Sequence[Image.Image], given: Sequence[Fluke | None],
                 sizes: Sequence[tuple[int, int]]) -> list[Fluke]:
