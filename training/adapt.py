@@ -191,15 +191,18 @@ def train(top: OnnxTop, feats: np.ndarray, labels: np.ndarray, hard: list[tuple[
 
 
 def hard_triplets(data: GalleryData, train_set: set[int], seed: int) -> list[tuple[int, int, int]]:
-    """(anchor, positive, negative) photo indices from the kept review pairs of two different whales, both
-    photos among ``train_set``; the positive is another photo of the anchor's whale (the anchor itself,
-    in another view, when it has none)."""
+    """(anchor, positive, negative) photo indices, all among ``train_set``: the kept misranked triplets,
+    then a triplet for every other kept pair of two different whales (a query and a wrong candidate the
+    review showed it, the nearest whales: hard negatives) with another photo of the query's whale as the
+    positive (the query itself, in another view, when its whale has no other photo)."""
     rng = np.random.default_rng(seed)
     groups = data.by_whale()
-    out = []
+    out = [t for t in data.misranked if set(t) <= train_set]
+    seen = {(a, n) for a, _, n in out}
     for q, c, same in data.pairs:
-        if same or q not in train_set or c not in train_set:
+        if same or q not in train_set or c not in train_set or (q, c) in seen:
             continue
+        seen.add((q, c))
         mates = [i for i in groups[data.whales[q]] if i != q]
         out.append((q, int(rng.choice(mates)) if mates else q, c))
     return out
@@ -253,7 +256,8 @@ def adapt(gallery: Path, out: Path, base: Path, cfg: AdaptConfig, *, cache: Path
         "base": {"name": embedder.card.name, "sha256": embedder.card.sha256},
         "gallery": {"id": data.gallery_id, "folder": str(gallery)},
         "used": {"whales": len(set(np.asarray(data.whales)[held.train].tolist())), "photos": len(held.train),
-                 "review_pairs_kept": len(data.pairs), "hard_triplets": len(hard), "views": cfg.views},
+                 "review_pairs_kept": len(data.pairs), "misranked_kept": len(data.misranked),
+                 "hard_triplets": len(hard), "views": cfg.views},
         "held_out": {"whales": len(held.held_out_whales), "photos": len(held.held_out),
                      "seed": cfg.seed, "whale_ids": held.held_out_whales,
                      "base": base_scores | distance_summary(base_emb, data.whales, held.held_out),

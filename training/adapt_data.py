@@ -50,13 +50,15 @@ def default_cache_dir() -> Path:
 
 @dataclass(frozen=True)
 class GalleryData:
-    """A gallery's photos as adapt sees them: ``photos`` (in the gallery's order), their whale ids, and
-    ``pairs``, the kept review pairs as (query photo index, candidate photo index, same whale now)."""
+    """A gallery's photos as adapt sees them: ``photos`` (in the gallery's order) and their whale ids;
+    ``pairs``, the kept review pairs as (query, candidate, same whale now) photo indices; ``misranked``,
+    the kept misranked triplets (query, photo of its whale, photo of the other whale ranked above it)."""
 
     gallery_id: str
     photos: list[PhotoRecord]
     whales: list[str]
     pairs: list[tuple[int, int, bool]] = field(default_factory=list)
+    misranked: list[tuple[int, int, int]] = field(default_factory=list)
 
     def by_whale(self) -> dict[str, list[int]]:
         groups: dict[str, list[int]] = {}
@@ -66,27 +68,22 @@ class GalleryData:
 
 
 def read_gallery(folder: Path) -> GalleryData:
-    """The photos, whales and kept review pairs of the gallery in ``folder`` (opened read-only)."""
+    """The photos, whales and kept review pairs of the gallery in ``folder`` (opened read-only). Pairs are
+    labelled by the photos' current whales (a later move or merge corrects the decision as stored)."""
     from whalegui.core.gallery import Gallery
 
     with Gallery.open(folder, readonly=True) as gallery:
         photos = gallery.photos()
         index = {p.sha256: i for i, p in enumerate(photos)}
         pairs = []
-        for pair in _kept_review_pairs(gallery):
+        for pair in gallery.review_pairs():
             q, c = index.get(pair.query_sha256), index.get(pair.candidate_sha256)
-            if q is None or c is None or q == c:
-                continue  # a photo no longer catalogued
-            # Labelled by the photos' current whales: a later merge or move corrects the stored decision.
-            pairs.append((q, c, photos[q].whale_id == photos[c].whale_id))
+            if pair.keep and q is not None and c is not None and q != c:
+                pairs.append((q, c, photos[q].whale_id == photos[c].whale_id))
+        misranked = [(index[t.anchor_sha256], index[t.positive.candidate_sha256],
+                      index[t.negative.candidate_sha256]) for t in gallery.misranked() if t.keep]
         gallery_id = gallery.gallery_id
-    return GalleryData(gallery_id, photos, [p.whale_id for p in photos], pairs)
-
-
-def _kept_review_pairs(gallery: Any) -> list[Any]:
-    """The gallery's review pairs worth keeping as hard examples (none in a gallery without reviews)."""
-    pairs = getattr(gallery, "review_pairs", None)
-    return [p for p in pairs() if p.keep] if pairs is not None else []
+    return GalleryData(gallery_id, photos, [p.whale_id for p in photos], pairs, misranked)
 
 
 @dataclass(frozen=True)

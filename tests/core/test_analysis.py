@@ -200,3 +200,15 @@ def test_a_reembedding_that_fails_half_way_changes_nothing(pipeline: Embedder, e
     with Gallery.open(folder, pipeline) as g:
         assert all(p.fluke is not None and p.fluke.source == "detector" for p in g.photos())
         assert g.check().healthy
+
+
+def test_embedding_crops_are_what_the_analysis_embeds(pipeline: Embedder, tmp_path: Path) -> None:
+    analyser = Analyser(pipeline)
+    photos = [load_photo(frame(tmp_path / f"f{i}.jpg", i), min_size=analyser.decode_size) for i in range(2)]
+    images, sizes = [p.image for p in photos], [FULL, FULL]
+    drawn = [None, Fluke.drawn((100.0, 100.0, 900.0, 600.0), FULL)]  # found by the finder; drawn by hand
+    crops = analyser.embedding_crops(images, drawn, sizes)
+    assert crops[0].size != crops[1].size  # the detector's box and the researcher's
+    np.testing.assert_allclose(pipeline.embed_images(crops),
+                               np.stack([a.embedding for a in analyser.analyse_many(images, drawn, sizes)]),
+                               atol=1e-6)

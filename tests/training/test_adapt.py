@@ -184,3 +184,44 @@ def test_adapt_refuses_a_model_not_better_than_its_base_and_writes_nothing(
               cache=setup["root"] / "cache")
     assert refused.value.base["map5"] < 1.0 and "by at least 1" in str(refused.value)
     assert not out.parent.exists() or not list(out.parent.iterdir())
+
+
+def test_kept_review_pairs_become_hard_triplets_labelled_by_the_photos_current_whales(tmp_path: Path) -> None:
+    import csv
+
+    from tests.models import make_tiny_model
+    from training.adapt import hard_triplets
+    from training.adapt_data import read_gallery
+    from training.synthetic import generate_dataset
+    from whalegui.core.reviews import Review
+
+    synth = generate_dataset(tmp_path / "synth", whales=3, train_per_whale=(3, 3), test_per_whale=0, seed=5,
+                             width_range=(64, 96))
+    with open(synth.train_csv, newline="") as fh:
+        rows = [(synth.out / "train" / r["Image"], r["Id"]) for r in csv.DictReader(fh)]
+    embedder = Embedder(make_tiny_model(tmp_path / "model"), device="cpu")
+    with Gallery.open(tmp_path / "gallery", embedder) as gallery:
+        for path, whale in rows:  # a season: each photo identified, then filed as its label says
+            ident = gallery.identify(path)
+            if gallery.has_whale(whale):
+                gallery.add_photos(whale, [path], identified=[ident], reviews=[Review(ident)])
+            else:
+                gallery.enroll([path], whale, identified=[ident], reviews=[Review(ident)])
+        pairs = gallery.review_pairs()
+        gallery.set_pair_keep(pairs[-1].pair_id, False)  # the researcher keeps one out of training
+    data = read_gallery(tmp_path / "gallery")
+    assert len(data.pairs) == len(pairs) - 1 > 0
+    assert all(same == (data.whales[q] == data.whales[c]) for q, c, same in data.pairs)
+    assert any(not same for *_, same in data.pairs)
+    triplets = hard_triplets(data, set(range(len(data.photos))), seed=0)
+    assert triplets and all(data.whales[a] == data.whales[p] != data.whales[n] for a, p, n in triplets)
+    # a held-out photo takes no part in a training triplet
+    some = data.pairs[0][0]
+    assert all(some not in t for t in hard_triplets(data, set(range(len(data.photos))) - {some}, seed=0))
+
+    # a photo filed under another whale afterwards: its pairs are labelled by its current whale
+    q, c, _ = next(p for p in data.pairs if not p[2])
+    with Gallery.open(tmp_path / "gallery", embedder) as gallery:
+        gallery.move_photo(data.photos[q].photo_id, data.whales[c])
+    moved = read_gallery(tmp_path / "gallery")
+    assert (q, c, True) in moved.pairs
