@@ -159,6 +159,7 @@ def train(top: OnnxTop, feats: np.ndarray, labels: np.ndarray, hard: list[tuple[
     hard_arr = np.asarray(hard, np.int64).reshape(-1, 3)
     n_views = int(feats.shape[1])
 
+    @tf.function(reduce_retracing=True)  # type: ignore[untyped-decorator]
     def step(x: Any, y: Any, triplets: Any) -> Any:
         with tf.GradientTape() as tape:
             loss = semi_hard_triplet_loss(y, top(x, training=True), cfg.margin)

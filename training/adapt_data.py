@@ -7,7 +7,7 @@ Features are computed on exactly what the app embeds: each stored photo is decod
 the same code a re-embedding runs, then preprocessed by the card (:func:`whalegui.core.images.to_model_input`)
 and run through the base model's backbone (:class:`training.onnx_top.SplitEmbedder`). View 0 is the crop
 itself; views 1.. are field augmentations of it (:class:`training.field_augment.FieldAugment`, seeded by the
-photo's hash). Each photo's views are cached as float16 under ``CACHE/KEY/SHA256.npy``, the key a digest of
+photo's hash). Each photo's views are cached (float32) under ``CACHE/KEY/SHA256.npy``, the key a digest of
 the base models' fingerprint (embedder, fluke finder, crop rule), the views and the cut, so a rerun on the
 same gallery computes only its new photos.
 """
@@ -37,7 +37,7 @@ from whalegui.core.records import PhotoRecord
 
 log = logging.getLogger(__name__)
 
-_CACHE_VERSION = 1
+_CACHE_VERSION = 2
 BATCH = 16
 
 Progress = Callable[[int, int], None]
@@ -147,7 +147,7 @@ class FeatureCache:
         return np.asarray(self._session.run([self.split.cut], {self._input: batch})[0], np.float32)
 
     def features(self, photos: Sequence[PhotoRecord], progress: Progress | None = None) -> np.ndarray:
-        """float16 (photos, views, *cut) features; missing ones computed (in batches) and stored."""
+        """float32 (photos, views, *cut) features; missing ones computed (in batches) and stored."""
         out: list[np.ndarray | None] = [None] * len(photos)
         todo = []
         for i, p in enumerate(photos):
@@ -190,7 +190,7 @@ class FeatureCache:
             views.append([crop] + [self.augment(crop, np.random.default_rng((seed, v)))
                                    for v in range(1, self.views)])
         flat = np.stack([to_model_input(im, prep) for vs in views for im in vs])
-        feats = self.backbone(flat).astype(np.float16)
+        feats = self.backbone(flat)
         return list(feats.reshape(len(photos), self.views, *feats.shape[1:]))
 
     def _crops(self, photos: Sequence[PhotoRecord]) -> list[Any]:

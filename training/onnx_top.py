@@ -11,8 +11,9 @@ the adapted model is the base's graph with those initializers replaced (:func:`w
 inputs, outputs, backbone and opset. Scalars (GeM's exponent, epsilons) stay as they are.
 
 The cut (:func:`split_embedder`): the top is the run of nodes at the end of the graph whose operators
-:class:`OnnxTop` knows (``TOP_OPS``), fed by exactly one tensor the rest of the graph computes: the
-backbone's output, whose features :mod:`training.adapt` caches.
+:class:`OnnxTop` knows (``TOP_OPS``), fed by exactly one tensor the rest of the graph computes; the nodes
+of it before its first weight (the pooling) join the backbone when one tensor then feeds the rest. The
+backbone's output there (the pooled vector, for the field embedder) is what :mod:`training.adapt` caches.
 """
 
 from __future__ import annotations
@@ -85,6 +86,15 @@ def split_embedder(path: str | Path) -> SplitEmbedder:
                       and int(np.prod(inits[name].dims)) > 1)
     if not any(n.op_type == "MatMul" for n in top) or not trainable:
         raise ModelError(path, "the model's top has no dense layer to adapt")
+    # The top's nodes before its first weight (GeM pooling, its exponent fixed) go with the backbone, so
+    # the cached features are the pooled vectors: 64 times smaller, and a training step is only the dense
+    # layers.
+    first = next(k for k, n in enumerate(top) if any(i in trainable for i in n.input))
+    rest = top[first:]
+    inside = {o for n in rest for o in n.output}
+    fed = {i for n in rest for i in n.input if i and i not in inside and i not in inits}
+    if first and len(fed) == 1:
+        start, top, cut = start + first, rest, fed.pop()
     return SplitEmbedder(model, cut, _backbone(model, nodes[:start], cut), tuple(top), trainable)
 
 

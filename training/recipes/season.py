@@ -143,6 +143,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--anchor", type=float, default=None, help="adapt's L2-SP weight (default: adapt's)")
     p.add_argument("--learning-rate", type=float, default=None)
+    p.add_argument("--cache", type=Path, default=None,
+                   help="adapt's feature cache (default WORK/cache; a rerun's is reused by photo hash)")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
 
@@ -177,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     report: dict[str, Any] = {"plan": {k: v for k, v in what.items() if not isinstance(v, list)},
                               "season": filed, "config": cfg.__dict__}
     try:
-        result = adapt(season, out, base_model, cfg, cache=args.work / "cache",
+        result = adapt(season, out, base_model, cfg, cache=args.cache or args.work / "cache",
                        report=lambda e, n, loss: print(f"adapt: epoch {e}/{n}, loss {loss:.4f}",
                                                        file=sys.stderr) if e % 10 == 0 else None)
     except AdaptRefused as exc:
