@@ -82,8 +82,18 @@ def read_gallery(folder: Path) -> GalleryData:
                 pairs.append((q, c, photos[q].whale_id == photos[c].whale_id))
         misranked = [(index[t.anchor_sha256], index[t.positive.candidate_sha256],
                       index[t.negative.candidate_sha256]) for t in gallery.misranked() if t.keep]
-        gallery_id = gallery.gallery_id
-    return GalleryData(gallery_id, photos, [p.whale_id for p in photos], pairs, misranked)
+    return GalleryData(_gallery_id(folder), photos, [p.whale_id for p in photos], pairs, misranked)
+
+
+def _gallery_id(folder: Path) -> str:
+    """The random id the gallery was given when it was made (the adapted model's card records it)."""
+    from whalegui.core.gallery.store import GalleryStore
+
+    store = GalleryStore.open(folder, readonly=True)
+    try:
+        return store.gallery_id
+    finally:
+        store.close()
 
 
 @dataclass(frozen=True)

@@ -190,11 +190,6 @@ class Gallery:
         return self._store.schema_version
 
     @property
-    def gallery_id(self) -> str:
-        """The random id the gallery was given when it was made (a model adapted on it records it)."""
-        return self._store.gallery_id
-
-    @property
     def model_fingerprint(self) -> str:
         """The fingerprint of the models that analysed the gallery's photos (the embedder's ONNX sha256, or
         a digest of it and its fluke finder's)."""
