@@ -2,7 +2,7 @@
 decisions taken from the labels, ``whale-train adapt`` adapts the bundled model to it, ``reembed`` applies
 the adapted model, and top-1 / MAP@5 are measured before and after.
 
-    python -m training.recipes.season --shared ../shared --work /tmp/season   # about 15 min, 2 CPU cores
+    python -m training.recipes.season --shared ../shared --work /tmp/season   # about 12 min, 2 CPU cores
 
 Only VALIDATION and TEST whales of the real split (seed 2018) are used: the bundled model was trained on the
 TRAIN whales. They are split by whale (seeded):
