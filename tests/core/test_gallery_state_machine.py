@@ -85,7 +85,7 @@ class GalleryMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.whales)
     @rule(data=st.data())
     def enroll_existing_id_is_refused(self, data: st.DataObject) -> None:
-        whale = data.draw(st.sampled_from(sorted(self.whales)))
+        whale = data.draw(st.sampled_from(list(self.whales)))
         free = self._free()
         if not free:
             return
@@ -95,7 +95,7 @@ class GalleryMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.whales and self._free())
     @rule(data=st.data())
     def add_photos(self, data: st.DataObject) -> None:
-        whale = data.draw(st.sampled_from(sorted(self.whales)))
+        whale = data.draw(st.sampled_from(list(self.whales)))
         photos = data.draw(st.lists(st.sampled_from(self._free()), min_size=1, max_size=2, unique=True))
         records = self.gallery.add_photos(whale, photos)
         assert {r.sha256 for r in records} == {self.sha[p] for p in photos}
@@ -106,7 +106,7 @@ class GalleryMachine(RuleBasedStateMachine):
     def add_a_catalogued_photo_is_refused(self, data: st.DataObject) -> None:
         taken = self._in_gallery()
         photo = data.draw(st.sampled_from([p for p in self.pool if self.sha[p] in taken]))
-        whale = data.draw(st.sampled_from(sorted(self.whales)))
+        whale = data.draw(st.sampled_from(list(self.whales)))
         with pytest.raises(DuplicatePhotoError) as info:
             self.gallery.add_photos(whale, [photo])
         owner = next(w for w in self.whales if self.sha[photo] in self._photos_of(w))
@@ -116,7 +116,7 @@ class GalleryMachine(RuleBasedStateMachine):
     @precondition(lambda self: len(self.whales) >= 2)
     @rule(data=st.data())
     def merge(self, data: st.DataObject) -> None:
-        source, target = data.draw(st.lists(st.sampled_from(sorted(self.whales)), min_size=2, max_size=2,
+        source, target = data.draw(st.lists(st.sampled_from(list(self.whales)), min_size=2, max_size=2,
                                             unique=True))
         self.gallery.merge(source, target)
         self._photos_of(target).update(self._photos_of(source))
@@ -125,7 +125,7 @@ class GalleryMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.whales)
     @rule(data=st.data(), change_id=st.booleans(), change_name=st.booleans())
     def rename(self, data: st.DataObject, change_id: bool, change_name: bool) -> None:
-        whale = data.draw(st.sampled_from(sorted(self.whales)))
+        whale = data.draw(st.sampled_from(list(self.whales)))
         self.counter += 1
         new_id = f"r{self.counter}" if change_id else None
         name = f"Renamed {self.counter}" if change_name else None
@@ -139,7 +139,7 @@ class GalleryMachine(RuleBasedStateMachine):
     @rule(data=st.data())
     def move_photo(self, data: st.DataObject) -> None:
         sha = data.draw(st.sampled_from(sorted(self._in_gallery())))
-        target = data.draw(st.sampled_from(sorted(self.whales)))
+        target = data.draw(st.sampled_from(list(self.whales)))
         record = self.gallery.find_photo_by_sha(sha)
         assert record is not None
         self.gallery.move_photo(record.photo_id, target)
@@ -159,7 +159,7 @@ class GalleryMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.whales)
     @rule(data=st.data())
     def delete_whale(self, data: st.DataObject) -> None:
-        whale = data.draw(st.sampled_from(sorted(self.whales)))
+        whale = data.draw(st.sampled_from(list(self.whales)))
         self.gallery.delete_whale(whale)
         del self.whales[whale]
 
