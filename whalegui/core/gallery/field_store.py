@@ -3,12 +3,11 @@ written with the photos they belong to is :mod:`.field_sql`'s."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 
 from whalegui.core.errors import GalleryError, WhaleNotFoundError
-from whalegui.core.gallery.field_sql import last_sightings, sighting_of_row
-from whalegui.core.gallery.store import GalleryStore, id_chunks, parse_time
+from whalegui.core.gallery.field_sql import sighting_of_row
+from whalegui.core.gallery.store import GalleryStore, parse_time
 from whalegui.core.reviews import ReviewPair
 from whalegui.core.sightings import Sighting, SightingRecord
 
@@ -53,22 +52,6 @@ class FieldStore:
         if row is None:
             raise GalleryError(f"no sighting {sighting_id} in this gallery")
         return sighting_of_row(row[1:])
-
-    def sighting_ids(self, photo_ids: Sequence[int]) -> dict[int, int]:
-        """The sighting of each photo that has one."""
-        out: dict[int, int] = {}
-        if not self.available:
-            return out
-        for chunk in id_chunks(list(photo_ids)):
-            marks = ",".join("?" * len(chunk))
-            out.update((int(a), int(b)) for a, b in self._store.query(
-                f"SELECT id, sighting_id FROM photos WHERE id IN ({marks}) AND sighting_id IS NOT NULL",
-                chunk))
-        return out
-
-    def last_sightings(self, whale_ids: Sequence[str]) -> dict[str, Sighting]:
-        """Each whale's latest dated sighting (whales with none are left out)."""
-        return last_sightings(self._store.query, whale_ids) if self.available else {}
 
     def update_sighting(self, sighting_id: int, sighting: Sighting) -> None:
         """Correct a sighting's fields (its uid stays); audited with the old values."""

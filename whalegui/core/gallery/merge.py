@@ -174,11 +174,12 @@ class _Merge:
             by_whale[p.whale_id].append(p)
         here = self._holders([p.sha256 for p in photos])
         earlier = self._earlier()
-        theirs = {w.whale_id for w in self.other.whales()}
+        incoming = self.other.whales()
+        theirs = {w.whale_id for w in incoming}
         fresh: set[str] = set()
         todo: list[tuple[PhotoRecord, str]] = []
         bare: list[str] = []
-        for w in self.other.whales():
+        for w in incoming:
             own = by_whale.get(w.whale_id, [])
             holders = collections.Counter(here[p.sha256] for p in own if p.sha256 in here)
             prior = earlier.get(w.whale_id)
@@ -272,10 +273,9 @@ class _Merge:
                 ready.append((item, target))
                 if item.analysis is None and wanted:
                     analyse.append(item)
-            todo_analysis = analyse
-            if todo_analysis:
-                self.mine._intake.analyse(todo_analysis, self.analyser, batch_size=IMPORT_BATCH)
-                r.reembedded += len(todo_analysis)
+            if analyse:
+                self.mine._intake.analyse(analyse, self.analyser, batch_size=IMPORT_BATCH)
+                r.reembedded += len(analyse)
             batch_pairs = [pair for p, _ in ready for pair in pairs.get(p.sha256, [])]
             if self.dry_run:
                 for p, _ in ready:
@@ -396,9 +396,11 @@ class _Merge:
         if not self.mine.has_whale(w.whale_id):
             return
         ids = [p.photo_id for p in self.mine.photos(w.whale_id)]
+        if not ids:
+            return
         features = self.mine._derived.features(ids)
-        for i in ids:
-            yield self.mine.embedding(i), features.get(i)
+        for i, vec in zip(ids, self.mine.embeddings(ids), strict=True):
+            yield vec, features.get(i)
 
 
 def _closing_entry(r: MergeReport, other_id: str) -> Mapping[str, Any]:

@@ -362,9 +362,13 @@ class GalleryStore:
         return np.frombuffer(row[0], dtype="<f4").astype(np.float32)
 
     def embeddings(self, ids: Sequence[int]) -> np.ndarray:
-        """The stored embeddings of ``ids``, one row each, in that order."""
-        rows = dict(self.query("SELECT id, embedding FROM photos"))
-        return np.stack([np.frombuffer(rows[i], dtype="<f4") for i in ids])
+        """The stored embeddings of ``ids``, one row each, in that order (only those rows are read)."""
+        rows: dict[int, bytes] = {}
+        for chunk in id_chunks(sorted({int(i) for i in ids})):
+            marks = ",".join("?" * len(chunk))
+            rows.update((int(r[0]), r[1]) for r in self.query(
+                f"SELECT id, embedding FROM photos WHERE id IN ({marks})", chunk))
+        return np.stack([np.frombuffer(rows[int(i)], dtype="<f4") for i in ids])
 
     def all_embeddings(self, dim: int) -> tuple[list[int], np.ndarray]:
         """Every photo's id and embedding, by id (a (0, ``dim``) array for an empty gallery)."""

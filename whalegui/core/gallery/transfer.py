@@ -19,7 +19,7 @@ from whalegui.core.errors import PhotoError
 from whalegui.core.gallery.intake import IMPORT_BATCH, PhotoIntake, PreparedPhoto, decode_size, read_photo
 from whalegui.core.gallery.reports import ImportReport
 from whalegui.core.gallery.store import GalleryStore
-from whalegui.core.sightings import Sighting, new_uid, when_of
+from whalegui.core.sightings import Sighting, when_of
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +102,5 @@ def _sighting_of(entry: CatalogueEntry, photo: PreparedPhoto,
         key = (entry.whale_id, photo.taken_at.date() if photo.taken_at else None)
         made = Sighting(when=when_of(photo.taken_at), position=photo.gps)
     if key not in known:
-        known[key] = Sighting(made.when, made.position, made.place, made.observer, made.vessel, made.notes,
-                              new_uid())
+        known[key] = made.with_uid()
     return known[key]
