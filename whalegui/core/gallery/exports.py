@@ -28,12 +28,12 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from whalegui.core.catalogue import CATALOGUE_COLUMNS
+from whalegui.core.gallery.files import write_atomic
 from whalegui.core.gallery.store import GalleryStore
 
 FORMATS = ("csv", "dwc", "wildbook", "pairs")
@@ -93,13 +93,18 @@ def _encounters(store: GalleryStore) -> list[list[tuple[Any, ...]]]:
     return sorted(groups.values(), key=lambda g: (not g[0][10], g[0][10] or "", g[0][1], g[0][9] or ""))
 
 
+def _position(r: Sequence[Any]) -> tuple[Any, Any]:
+    """A photo row's latitude and longitude: its sighting's, else its EXIF's (None, None when neither)."""
+    return (r[11], r[12]) if r[11] is not None else (r[6], r[7])
+
+
 def _darwin_core(store: GalleryStore) -> tuple[Sequence[str], list[list[Any]]]:
     gallery = store.gallery_id
     rows = []
     for group in _encounters(store):
         first = group[0]
         uid = first[9] or f"photo-{first[8]}"
-        lat, lon = (first[11], first[12]) if first[11] is not None else (first[6], first[7])
+        lat, lon = _position(first)
         when = first[10] or (first[5] or "")[:19]
         rows.append([f"whalegui:{gallery}:{uid}:{first[1]}", "HumanObservation", f"whalegui:{gallery}:{uid}",
                      when, lat, lon, "WGS84" if lat is not None else "", SCIENTIFIC_NAME, "humpback whale",
@@ -119,7 +124,7 @@ def _wildbook(store: GalleryStore) -> tuple[Sequence[str], list[list[Any]]]:
         date, _, time = when.partition("T")
         ymd = date.split("-") if date else ["", "", ""]
         hm = time.split(":")[:2] if time else ["", ""]
-        lat, lon = (first[11], first[12]) if first[11] is not None else (first[6], first[7])
+        lat, lon = _position(first)
         files = [PurePosixPath(r[0]).name for r in group]
         rows.append(files + [""] * (media - len(files)) + [
             first[1], first[2], "Megaptera", "novaeangliae", *(str(int(v)) if v else "" for v in ymd + hm),
@@ -139,17 +144,10 @@ def _pairs(store: GalleryStore) -> tuple[Sequence[str], list[list[Any]]]:
 
 
 def _write(path: str | Path | io.TextIOBase, header: Sequence[str], rows: list[list[Any]]) -> None:
-    def write(f: Any) -> None:
-        writer = csv.writer(f, lineterminator="\n")
-        writer.writerow(header)
-        for r in rows:
-            writer.writerow(["" if v is None else v for v in r])
-
+    out: Any = io.StringIO() if isinstance(path, (str, Path)) else path
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    for r in rows:
+        writer.writerow(["" if v is None else v for v in r])
     if isinstance(path, (str, Path)):
-        target = Path(path)
-        tmp = target.with_name(target.name + ".tmp")
-        with open(tmp, "w", encoding="utf-8", newline="") as f:
-            write(f)
-        os.replace(tmp, target)
-    else:
-        write(path)
+        write_atomic(Path(path), out.getvalue().encode("utf-8"))
