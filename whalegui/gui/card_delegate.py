@@ -20,6 +20,16 @@ OBJECT_ROLE = Qt.ItemDataRole.UserRole + 4  # the underlying object (entry, cand
 _Index = QModelIndex | QPersistentModelIndex
 
 
+def paint_card_frame(painter: QPainter, option: QStyleOptionViewItem) -> QRect:
+    """A list item's card: a rounded frame, blue when selected; returns the card's rectangle."""
+    rect = option.rect.adjusted(2, 2, -2, -2)
+    selected = bool(option.state & QStyle.StateFlag.State_Selected)
+    painter.setPen(QPen(QColor("#4a90d9"), 2) if selected else QPen(QColor("#d5dde5"), 1))
+    painter.setBrush(QColor("#cfe3f7") if selected else QColor("#ffffff"))
+    painter.drawRoundedRect(rect, 5, 5)
+    return rect
+
+
 class CardDelegate(QStyledItemDelegate):
     """Paints a card: thumbnail beside (``horizontal``) or above (``vertical``) the text."""
 
@@ -48,11 +58,7 @@ class CardDelegate(QStyledItemDelegate):
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: _Index) -> None:
         painter.save()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        rect = option.rect.adjusted(2, 2, -2, -2)
-        selected = bool(option.state & QStyle.StateFlag.State_Selected)
-        painter.setPen(QPen(QColor("#4a90d9"), 2) if selected else QPen(QColor("#d5dde5"), 1))
-        painter.setBrush(QColor("#cfe3f7") if selected else QColor("#ffffff"))
-        painter.drawRoundedRect(rect, 5, 5)
+        rect = paint_card_frame(painter, option)
 
         inner = rect.adjusted(5, 5, -5, -5)
         if self.vertical:

@@ -346,13 +346,7 @@ class GalleryService(QObject):
             )
             return Imported(report, _info(gallery))
 
-        def on_progress(value: object) -> None:
-            if isinstance(value, tuple):
-                progress(*value)
-
-        return self._pool.submit(
-            job, priority=WRITE_PRIORITY, on_result=done, on_error=failed, on_progress=on_progress
-        )
+        return self._write_with_progress(job, done, failed, progress)
 
     # ------------------------------------------------------------------ review pairs and models
 
@@ -414,13 +408,7 @@ class GalleryService(QObject):
             model = ModelInfo(embedder.card.name, embedder.path, embedder.device, embedder.describe())
             return Applied(model, count, _info(self._gallery))
 
-        def on_progress(value: object) -> None:
-            if isinstance(value, tuple):
-                progress(*value)
-
-        return self._pool.submit(
-            job, priority=WRITE_PRIORITY, on_result=done, on_error=failed, on_progress=on_progress
-        )
+        return self._write_with_progress(job, done, failed, progress)
 
     # ------------------------------------------------------------------ merging galleries
 
@@ -442,13 +430,7 @@ class GalleryService(QObject):
                                    cancel=cancel)
             return Merged(report, _info(gallery))
 
-        def on_progress(value: object) -> None:
-            if isinstance(value, tuple):
-                progress(*value)
-
-        return self._pool.submit(
-            job, priority=WRITE_PRIORITY, on_result=done, on_error=failed, on_progress=on_progress
-        )
+        return self._write_with_progress(job, done, failed, progress)
 
     def likely_same(self, *, done: Callable[[list[LikelySame]], None], failed: Failed) -> None:
         """The possibly-same whales the latest merge listed that are still two whales."""
@@ -481,6 +463,20 @@ class GalleryService(QObject):
 
     def _run(self, job: Callable[[], R], priority: int, done: Callable[[R], None], failed: Failed) -> None:
         self._pool.submit(job, priority=priority, on_result=done, on_error=failed)
+
+    def _write_with_progress(self, job: Callable[[Callable[[object], None], threading.Event], R],
+                             done: Callable[[R], None], failed: Failed,
+                             progress: Callable[[int, int], None]) -> Worker:
+        """Start a cancellable write ``job(report, cancel)`` whose ``report((done, total))`` reaches
+        ``progress(done, total)`` in the GUI thread; returns the worker."""
+
+        def on_progress(value: object) -> None:
+            if isinstance(value, tuple):
+                progress(*value)
+
+        return self._pool.submit(
+            job, priority=WRITE_PRIORITY, on_result=done, on_error=failed, on_progress=on_progress
+        )
 
     def _change(
         self, change: Callable[[Gallery], object], done: Callable[[GalleryInfo], None], failed: Failed

@@ -8,7 +8,7 @@ Double-click a sighting (or Edit sighting…) to correct it: the correction goes
 from __future__ import annotations
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, QRect, QSize, Qt
-from PySide6.QtGui import QColor, QFont, QPainter, QPen, QPixmap
+from PySide6.QtGui import QColor, QFont, QPainter, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDialog,
@@ -17,7 +17,6 @@ from PySide6.QtWidgets import (
     QListView,
     QPushButton,
     QSplitter,
-    QStyle,
     QStyledItemDelegate,
     QStyleOptionViewItem,
     QVBoxLayout,
@@ -26,7 +25,7 @@ from PySide6.QtWidgets import (
 
 from whalegui.core.records import PhotoRecord
 from whalegui.core.sightings import SightingRecord, format_position
-from whalegui.gui.card_delegate import LINES_ROLE, OBJECT_ROLE
+from whalegui.gui.card_delegate import LINES_ROLE, OBJECT_ROLE, paint_card_frame
 from whalegui.gui.controller import Controller
 from whalegui.gui.position_plot import PositionPlot
 from whalegui.gui.resources import icon
@@ -128,11 +127,7 @@ class SightingDelegate(QStyledItemDelegate):
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: _Index) -> None:
         painter.save()
-        rect = option.rect.adjusted(2, 2, -2, -2)
-        selected = bool(option.state & QStyle.StateFlag.State_Selected)
-        painter.setPen(QPen(QColor("#4a90d9"), 2) if selected else QPen(QColor("#d5dde5"), 1))
-        painter.setBrush(QColor("#cfe3f7") if selected else QColor("#ffffff"))
-        painter.drawRoundedRect(rect, 5, 5)
+        rect = paint_card_frame(painter, option)
         inner = rect.adjusted(8, 5, -6, -5)
         photos: list[PhotoRecord] = index.data(PHOTOS_ROLE) or []
         room = int(inner.width() * 0.35) // (THUMB.width() + 4)  # the text keeps most of the card
