@@ -34,6 +34,7 @@ from whalegui.core.fluke import Fluke
 from whalegui.core.images import load_photo, to_model_input
 from whalegui.core.onnx_session import make_session
 from whalegui.core.records import PhotoRecord
+from whalegui.core.reviews import misranked as find_misranked
 
 log = logging.getLogger(__name__)
 
@@ -75,13 +76,15 @@ def read_gallery(folder: Path) -> GalleryData:
     with Gallery.open(folder, readonly=True) as gallery:
         photos = gallery.photos()
         index = {p.sha256: i for i, p in enumerate(photos)}
-        pairs = []
-        for pair in gallery.review_pairs():
-            q, c = index.get(pair.query_sha256), index.get(pair.candidate_sha256)
-            if pair.keep and q is not None and c is not None and q != c:
-                pairs.append((q, c, photos[q].whale_id == photos[c].whale_id))
-        misranked = [(index[t.anchor_sha256], index[t.positive.candidate_sha256],
-                      index[t.negative.candidate_sha256]) for t in gallery.misranked() if t.keep]
+        stored = gallery.review_pairs()
+    pairs = []
+    for pair in stored:
+        q, c = index.get(pair.query_sha256), index.get(pair.candidate_sha256)
+        if pair.keep and q is not None and c is not None and q != c:
+            pairs.append((q, c, photos[q].whale_id == photos[c].whale_id))
+    whale_of = {p.sha256: p.whale_id for p in photos}
+    misranked = [(index[t.anchor_sha256], index[t.positive.candidate_sha256],
+                  index[t.negative.candidate_sha256]) for t in find_misranked(stored, whale_of) if t.keep]
     return GalleryData(_gallery_id(folder), photos, [p.whale_id for p in photos], pairs, misranked)
 
 
